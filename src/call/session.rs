@@ -1,0 +1,117 @@
+//! The task that follows one answered call: answers re-INVITEs (hold/unhold), records the end.
+
+use super::CallManager;
+use crate::events::Event;
+use crate::sip::endpoint::{Command, LegRef};
+use crate::sip::leg::{EndCause, EndedBy, LegEvent};
+use crate::sip::message::{Method, Response};
+use crate::sip::sdp::SessionDescription;
+use crate::sip::sdp_negotiate::{answer, LocalMedia};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub(super) struct Session {
+    pub call_id: String,
+    pub leg: LegRef,
+    pub local: LocalMedia,
+    pub manager: Arc<CallManager>,
+}
+
+impl Session {
+    pub async fn run(mut self, mut rx: UnboundedReceiver<(LegRef, LegEvent)>) {
+        let mut held = false;
+        let mut cause = "failed";
+        while let Some((leg, event)) = rx.recv().await {
+            match event {
+                LegEvent::Confirmed { .. } => self.record(Event::CallAnswered {}),
+                LegEvent::ReInvite { sdp } => {
+                    let offer = sdp
+                        .as_deref()
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|t| SessionDescription::parse(t).ok());
+                    self.local.session_version += 1;
+                    match offer.and_then(|o| answer(&o, &self.local)) {
+                        Some((sdp, media)) => {
+                            // The caller holds us with sendonly/inactive or c=0.0.0.0: we stop sending.
+                            let now_held =
+                                !media.direction.sends() || media.remote_addr.is_unspecified();
+                            if now_held != held {
+                                held = now_held;
+                                self.record(Event::CallHold { held });
+                            }
+                            self.command(
+                                leg,
+                                Command::AnswerReinvite(leg.leg, sdp.to_string().into()),
+                            );
+                        }
+                        None => self.command(leg, Command::RejectReinvite(leg.leg, 488)),
+                    }
+                }
+                LegEvent::Ended { by, cause: why } => {
+                    cause = match (by, why) {
+                        (EndedBy::Remote, EndCause::Bye) => "caller_hangup",
+                        (EndedBy::Local, EndCause::Bye) => "server_hangup",
+                        (_, EndCause::AckTimeout) => "no_ack",
+                        (_, EndCause::DialogGone) | (_, EndCause::TransportError) => "failed",
+                    };
+                    break;
+                }
+                LegEvent::Cancelled => {
+                    cause = "cancelled";
+                    break;
+                }
+                LegEvent::Request { tx, request } => {
+                    // In-dialog OPTIONS/INFO are acknowledged; anything else is not served here.
+                    let status = match request.method {
+                        Method::Options | Method::Info => 200,
+                        _ => 405,
+                    };
+                    let mut resp = Response::for_request(&request, status, "");
+                    if status == 405 {
+                        resp.headers.set("allow", crate::sip::endpoint::ALLOW);
+                    }
+                    self.command(leg, Command::Respond(tx, resp));
+                }
+                _ => {}
+            }
+        }
+        self.finish(cause);
+    }
+
+    fn command(&self, leg: LegRef, cmd: Command) {
+        if let Some(ep) = self.manager.endpoint.get() {
+            ep.command(leg.shard, cmd);
+        }
+    }
+
+    fn record(&self, event: Event) {
+        self.manager.record(&self.call_id, event);
+    }
+
+    fn finish(&self, cause: &str) {
+        tracing::info!(call_id = %self.call_id, cause, "call ended");
+        self.record(Event::CallEnded {
+            cause: cause.to_string(),
+        });
+        self.manager.calls.remove(&self.call_id);
+        self.manager.metrics.calls_active.dec();
+        self.manager
+            .metrics
+            .calls_total
+            .with_label_values(&[cause_label(cause)])
+            .inc();
+        self.manager.active.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.leg;
+    }
+}
+
+fn cause_label(cause: &str) -> &'static str {
+    match cause {
+        "caller_hangup" => "caller_hangup",
+        "server_hangup" => "server_hangup",
+        "cancelled" => "cancelled",
+        "no_ack" => "no_ack",
+        _ => "failed",
+    }
+}

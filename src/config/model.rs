@@ -1,0 +1,299 @@
+//! The shape of `helpline.toml`: raw (as written, with source spans) and validated.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// Validated settings the server runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from.
+    pub source: PathBuf,
+    pub sip: SipSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub media: MediaSettings,
+    pub paths: PathSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct SipSettings {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    /// Host (name or address) we put in Via, Contact and as the digest realm default.
+    pub domain: String,
+    pub realm: String,
+    /// Address written into our Via/Contact headers; defaults to the bound address or 127.0.0.1.
+    pub advertised_host: String,
+    /// E.164 numbers this server answers (normalised).
+    pub support_numbers: Vec<String>,
+    /// ISO region used to normalise national numbers ("GB": 020… → +4420…).
+    pub default_region: String,
+    /// Peers whose P-Asserted-Identity is believed.
+    pub trusted_trunks: Vec<IpNet>,
+    pub max_calls: usize,
+    pub retry_after_secs: u32,
+    /// Ring this long (180) before answering; 0 answers at once.
+    pub answer_after_ms: u64,
+    pub t1_ms: u64,
+    pub drain_timeout_secs: u64,
+    pub registration_min_expires: u32,
+    pub registration_max_expires: u32,
+    pub nonce_ttl_secs: u64,
+    pub trunks: Vec<TrunkSettings>,
+    /// Worker shards for SIP processing (0 = number of CPUs).
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrunkSettings {
+    pub name: String,
+    /// Where INVITEs for external numbers go, e.g. `sip:gw.example.net:5060`.
+    pub proxy: SocketAddr,
+    pub domain: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub register: bool,
+    pub register_expires: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    pub session_ttl_secs: u64,
+    /// Mark cookies `Secure` (set when served behind TLS).
+    pub secure_cookies: bool,
+    /// Extra origins allowed to open the agent/supervisor sockets (besides same-origin).
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    /// Events held in memory before spilling to `spill_dir`.
+    pub queue_bound: usize,
+    pub spill_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub rtp_port_min: u16,
+    pub rtp_port_max: u16,
+    pub advertised_address: Option<String>,
+    pub media_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathSettings {
+    pub dialplans: PathBuf,
+    pub prompts: PathBuf,
+    pub queues: PathBuf,
+    pub users: Option<PathBuf>,
+}
+
+/// An IPv4/IPv6 network in CIDR form, e.g. `10.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse().ok()?, p.parse().ok()?),
+            None => {
+                let a: std::net::IpAddr = s.parse().ok()?;
+                (a, if a.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if matches!(addr, std::net::IpAddr::V4(_)) {
+            32
+        } else {
+            128
+        };
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    /// Whether `ip` lies in this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let ip = match ip {
+            V6(v) => v.to_ipv4_mapped().map_or(ip, V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+// ---- raw, as written ----
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSettings {
+    pub sip: RawSip,
+    pub http: RawHttp,
+    pub database: RawDatabase,
+    pub media: RawMedia,
+    pub paths: RawPaths,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSip {
+    pub udp: Spanned<String>,
+    pub tcp: Spanned<String>,
+    pub domain: String,
+    pub realm: Option<String>,
+    pub advertised_host: Option<String>,
+    pub support_numbers: Vec<Spanned<String>>,
+    pub default_region: Spanned<String>,
+    pub trusted_trunks: Vec<Spanned<String>>,
+    pub max_calls: usize,
+    pub retry_after_secs: u32,
+    /// Ring this long (180) before answering; 0 answers at once.
+    pub answer_after_ms: u64,
+    pub t1_ms: u64,
+    pub drain_timeout_secs: u64,
+    pub registration_min_expires: u32,
+    pub registration_max_expires: u32,
+    pub nonce_ttl_secs: u64,
+    pub workers: usize,
+    pub trunks: Vec<RawTrunk>,
+}
+
+impl Default for RawSip {
+    fn default() -> Self {
+        RawSip {
+            udp: Spanned::new(0..0, "0.0.0.0:5060".into()),
+            tcp: Spanned::new(0..0, "0.0.0.0:5060".into()),
+            domain: "helpline.local".into(),
+            realm: None,
+            advertised_host: None,
+            support_numbers: Vec::new(),
+            default_region: Spanned::new(0..0, "GB".into()),
+            trusted_trunks: Vec::new(),
+            max_calls: 20_000,
+            retry_after_secs: 5,
+            answer_after_ms: 0,
+            t1_ms: 500,
+            drain_timeout_secs: 30,
+            registration_min_expires: 60,
+            registration_max_expires: 3600,
+            nonce_ttl_secs: 300,
+            workers: 0,
+            trunks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrunk {
+    pub name: String,
+    pub proxy: Spanned<String>,
+    pub domain: Option<String>,
+    pub username: Option<String>,
+    /// Read from this environment variable instead of the file, e.g. `HELPLINE_TRUNK_PASSWORD`.
+    pub password_env: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default = "default_register_expires")]
+    pub register_expires: u32,
+}
+
+fn default_register_expires() -> u32 {
+    600
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawHttp {
+    pub listen: Spanned<String>,
+    pub session_ttl_secs: u64,
+    pub secure_cookies: bool,
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            listen: Spanned::new(0..0, "0.0.0.0:8080".into()),
+            session_ttl_secs: 12 * 3600,
+            secure_cookies: false,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawDatabase {
+    pub url: Spanned<String>,
+    pub queue_bound: usize,
+    pub spill_dir: String,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        RawDatabase {
+            url: Spanned::new(0..0, "sqlite://data/helpline.db".into()),
+            queue_bound: 100_000,
+            spill_dir: "data/spill".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawMedia {
+    pub rtp_ports: Spanned<[u16; 2]>,
+    pub advertised_address: Option<String>,
+    pub media_timeout_secs: u64,
+}
+
+impl Default for RawMedia {
+    fn default() -> Self {
+        RawMedia {
+            rtp_ports: Spanned::new(0..0, [20000, 29999]),
+            advertised_address: None,
+            media_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawPaths {
+    pub dialplans: String,
+    pub prompts: String,
+    pub queues: String,
+    pub users: Option<String>,
+}
+
+impl Default for RawPaths {
+    fn default() -> Self {
+        RawPaths {
+            dialplans: "dialplans".into(),
+            prompts: "prompts".into(),
+            queues: "config/queues.toml".into(),
+            users: Some("config/users.toml".into()),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+use super::*;
+use std::path::Path;
+
+#[test]
+fn empty_file_gives_documented_defaults() {
+    let s = parse(Path::new("c.toml"), "").expect("defaults");
+    assert_eq!(s.sip.udp.port(), 5060);
+    assert_eq!(s.sip.tcp.port(), 5060);
+    assert_eq!(s.http.listen.port(), 8080);
+    assert_eq!(s.database.url, "sqlite://data/helpline.db");
+}
+
+#[test]
+fn bad_values_point_at_their_line() {
+    let text =
+        "[sip]\nudp = \"0.0.0.0:5060\"\nsupport_numbers = [\"+442079460000\", \"help me\"]\n";
+    let errs = parse(Path::new("c.toml"), text).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:3:37: support number `help me`"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_position() {
+    let errs = parse(Path::new("c.toml"), "[sip]\nudpp = \"x\"\n").unwrap_err();
+    assert_eq!((errs[0].line, errs[0].column), (2, 1));
+    assert!(errs[0].message.contains("udpp"), "{}", errs[0].message);
+}
+
+#[test]
+fn syntax_error_has_position() {
+    let errs = parse(Path::new("c.toml"), "[sip\n").unwrap_err();
+    assert_eq!(errs[0].line, 1);
+}
+
+#[test]
+fn environment_overrides_ports_and_database() {
+    let dir = std::env::temp_dir().join(format!("helpline-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("h.toml");
+    std::fs::write(&file, "").unwrap();
+    let vars = vec![
+        ("HELPLINE_SIP_PORT".to_string(), "5070".to_string()),
+        ("HELPLINE_HTTP_PORT".to_string(), "8181".to_string()),
+        (
+            "HELPLINE_DATABASE_URL".to_string(),
+            "postgres://u@h/db".to_string(),
+        ),
+    ];
+    let s = load_with_env(&file, &vars).unwrap();
+    assert_eq!(
+        (s.sip.udp.port(), s.sip.tcp.port(), s.http.listen.port()),
+        (5070, 5070, 8181)
+    );
+    assert_eq!(s.database.url, "postgres://u@h/db");
+    let bad = vec![("HELPLINE_SIP_PORT".to_string(), "x".to_string())];
+    assert!(load_with_env(&file, &bad).unwrap_err()[0]
+        .message
+        .contains("HELPLINE_SIP_PORT=x"));
+}
+
+#[test]
+fn missing_file_is_a_diagnostic_not_a_panic() {
+    let errs = load_with_env(Path::new("/nonexistent/h.toml"), &[]).unwrap_err();
+    assert!(errs[0]
+        .to_string()
+        .starts_with("/nonexistent/h.toml:1:1: cannot read config"));
+}
+
+#[test]
+fn trusted_networks_match() {
+    let net = IpNet::parse("10.0.0.0/8").unwrap();
+    assert!(net.contains("10.1.2.3".parse().unwrap()));
+    assert!(!net.contains("11.0.0.1".parse().unwrap()));
+    assert!(net.contains("::ffff:10.0.0.1".parse().unwrap()));
+    assert!(IpNet::parse("0.0.0.0/0")
+        .unwrap()
+        .contains("1.2.3.4".parse().unwrap()));
+    assert!(IpNet::parse("10.0.0.0/33").is_none());
+}

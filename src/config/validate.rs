@@ -1,0 +1,181 @@
+//! Checks on a parsed config, each problem pointing at the offending value.
+
+use super::model::*;
+use crate::diag::Diagnostic;
+use crate::phone;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn err<T>(&mut self, at: &Spanned<T>, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::at(self.path, self.text, at.span().start, msg));
+    }
+
+    fn addr(&mut self, v: &Spanned<String>, what: &str) -> SocketAddr {
+        match v.get_ref().parse() {
+            Ok(a) => a,
+            Err(_) => {
+                self.err(
+                    v,
+                    format!(
+                        "{what}: `{}` is not an address:port; write e.g. \"0.0.0.0:5060\"",
+                        v.get_ref()
+                    ),
+                );
+                SocketAddr::from(([0, 0, 0, 0], 0))
+            }
+        }
+    }
+}
+
+pub(super) fn settings(
+    path: &Path,
+    text: &str,
+    raw: RawSettings,
+) -> Result<Settings, Vec<Diagnostic>> {
+    let mut c = Checker {
+        path,
+        text,
+        diags: Vec::new(),
+    };
+    let RawSettings {
+        sip,
+        http,
+        database,
+        media,
+        paths,
+    } = raw;
+
+    let udp = c.addr(&sip.udp, "sip.udp");
+    let tcp = c.addr(&sip.tcp, "sip.tcp");
+    let region = sip.default_region.get_ref().clone();
+    if !phone::known_region(&region) {
+        c.err(
+            &sip.default_region,
+            format!(
+                "unknown region `{region}`; use one of {}",
+                phone::region_codes().join(", ")
+            ),
+        );
+    }
+    let mut support_numbers = Vec::new();
+    for n in &sip.support_numbers {
+        match phone::normalise(n.get_ref(), &region) {
+            Some(e164) => support_numbers.push(e164),
+            None => c.err(
+                n,
+                format!("support number `{}` is not a phone number; write it in E.164, e.g. \"+442079460000\"", n.get_ref()),
+            ),
+        }
+    }
+    let mut trusted_trunks = Vec::new();
+    for t in &sip.trusted_trunks {
+        match IpNet::parse(t.get_ref()) {
+            Some(net) => trusted_trunks.push(net),
+            None => c.err(
+                t,
+                format!(
+                    "`{}` is not an IP network; write e.g. \"203.0.113.0/24\"",
+                    t.get_ref()
+                ),
+            ),
+        }
+    }
+    let mut trunks = Vec::new();
+    for t in sip.trunks {
+        let proxy = c.addr(&t.proxy, "trunk proxy");
+        let password = match (&t.password_env, t.password) {
+            (Some(var), _) => std::env::var(var).ok(),
+            (None, p) => p,
+        };
+        trunks.push(TrunkSettings {
+            domain: t.domain.unwrap_or_else(|| proxy.ip().to_string()),
+            name: t.name,
+            proxy,
+            username: t.username,
+            password,
+            register: t.register,
+            register_expires: t.register_expires,
+        });
+    }
+    let listen = c.addr(&http.listen, "http.listen");
+
+    let url = database.url.get_ref().clone();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        c.err(&database.url, format!("database url `{url}` is neither sqlite: nor postgres://; e.g. \"sqlite://data/helpline.db\""));
+    }
+    let [lo, hi] = *media.rtp_ports.get_ref();
+    if lo >= hi || lo < 1024 || hi - lo < 2 {
+        c.err(&media.rtp_ports, format!("rtp_ports [{lo}, {hi}] must be an increasing range above 1023 with room for at least one port pair"));
+    }
+
+    if !c.diags.is_empty() {
+        return Err(c.diags);
+    }
+    let realm = sip.realm.unwrap_or_else(|| sip.domain.clone());
+    Ok(Settings {
+        source: path.to_path_buf(),
+        sip: SipSettings {
+            udp,
+            tcp,
+            advertised_host: sip.advertised_host.unwrap_or_else(|| default_host(udp)),
+            domain: sip.domain,
+            realm,
+            support_numbers,
+            default_region: region,
+            trusted_trunks,
+            max_calls: sip.max_calls,
+            retry_after_secs: sip.retry_after_secs,
+            answer_after_ms: sip.answer_after_ms,
+            t1_ms: sip.t1_ms.max(1),
+            drain_timeout_secs: sip.drain_timeout_secs,
+            registration_min_expires: sip.registration_min_expires,
+            registration_max_expires: sip.registration_max_expires,
+            nonce_ttl_secs: sip.nonce_ttl_secs,
+            trunks,
+            workers: sip.workers,
+        },
+        http: HttpSettings {
+            listen,
+            session_ttl_secs: http.session_ttl_secs,
+            secure_cookies: http.secure_cookies,
+            allowed_origins: http.allowed_origins,
+        },
+        database: DatabaseSettings {
+            url,
+            queue_bound: database.queue_bound.max(1),
+            spill_dir: PathBuf::from(database.spill_dir),
+        },
+        media: MediaSettings {
+            rtp_port_min: lo,
+            rtp_port_max: hi,
+            advertised_address: media.advertised_address,
+            media_timeout_secs: media.media_timeout_secs,
+        },
+        paths: PathSettings {
+            dialplans: PathBuf::from(paths.dialplans),
+            prompts: PathBuf::from(paths.prompts),
+            queues: PathBuf::from(paths.queues),
+            users: paths.users.map(PathBuf::from),
+        },
+    })
+}
+
+fn default_host(bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        bound.ip().to_string()
+    }
+}

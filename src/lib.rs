@@ -1,0 +1,15 @@
+//! helpline: a call-centre routing server. See README.md and DESIGN.md for the map.
+
+pub mod call;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod events;
+pub mod metrics;
+pub mod phone;
+pub mod server;
+pub mod sip;
+pub mod store;
+pub mod telemetry;
+pub mod users;
+pub mod web;

@@ -1,0 +1,54 @@
+//! The `helpline` command: serve, check, migrate and the operator tools.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "helpline", version, about = "Call-centre routing server")]
+struct Cli {
+    /// Server config file.
+    #[arg(long, short, global = true, default_value = helpline::config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Validate the config, queues and dialplans; print `file:line:column: why` for each problem.
+    Check,
+    /// Create or upgrade the database schema and exit.
+    Migrate,
+    /// Print a users.toml entry (argon2 password hash and SIP digest HA1s); password on stdin.
+    HashPassword {
+        username: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    helpline::telemetry::init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => helpline::cli::serve(&cli.config),
+        Command::Check => helpline::cli::check(&cli.config),
+        Command::Migrate => helpline::cli::migrate(&cli.config),
+        Command::HashPassword { username, role } => {
+            helpline::cli::hash_password(&cli.config, &username, &role)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprint!("{e}");
+            if !e.to_string().ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! `helpline serve`: wire the parts together, run until SIGTERM, then shut down gracefully:
+//! new INVITEs get 503 + Retry-After, calls in progress may finish up to the drain timeout,
+//! and the event store is flushed.
+
+use crate::call::CallManager;
+use crate::config::Settings;
+use crate::diag::Diagnostic;
+use crate::events::now_ms;
+use crate::metrics::Metrics;
+use crate::sip::auth_server::Authenticator;
+use crate::sip::endpoint::{self, RegistrationSink};
+use crate::sip::registrar::{Binding, BindingChange, CredentialLookup, Registrar, RegistrarConfig};
+use crate::sip::transaction::{Peer, Transport};
+use crate::store::{self, EventWriter, Store, WriterConfig};
+use crate::users::{self, Directory};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Validate every operator-written file the server would load.
+pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    if let Some(path) = &settings.paths.users {
+        if let Err(d) = users::load(path, &settings.sip.realm) {
+            diags.extend(d);
+        }
+    }
+    diags
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let metrics = Metrics::new();
+    let store = connect(&settings.database.url).await?;
+    let directory = Arc::new(Directory::default());
+    if let Some(path) = &settings.paths.users {
+        let entries = users::load(path, &settings.sip.realm)
+            .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+        for u in entries {
+            store
+                .upsert_user_hashed(&u.to_stored(&settings.sip.realm), now_ms())
+                .await
+                .with_context(|| format!("storing user {}", u.username))?;
+            directory.insert(u);
+        }
+    }
+    let writer = EventWriter::start(
+        &store,
+        WriterConfig {
+            queue_bound: settings.database.queue_bound,
+            spill_dir: settings.database.spill_dir.clone(),
+            ..WriterConfig::default()
+        },
+    )
+    .context("starting the event writer")?;
+    let events = writer.handle();
+
+    let mut registrar = Registrar::new(
+        Authenticator::new(
+            &settings.sip.realm,
+            &rand::random::<[u8; 32]>(),
+            settings.sip.nonce_ttl_secs,
+        ),
+        RegistrarConfig {
+            min_expires: settings.sip.registration_min_expires,
+            max_expires: settings.sip.registration_max_expires,
+            default_expires: 3600.min(settings.sip.registration_max_expires),
+        },
+    );
+    let now = now_ms();
+    let restored = store.all_live_bindings(now).await.unwrap_or_default();
+    registrar.restore(restored.iter().filter_map(from_stored), (now / 1000) as u64);
+    metrics
+        .sip_registrations_active
+        .set(registrar.binding_count() as i64);
+
+    let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone());
+    let sink = Arc::new(StoreRegistrations {
+        store: store.clone(),
+    });
+    let ep = endpoint::start(
+        settings.clone(),
+        metrics.clone(),
+        registrar,
+        Arc::new(DirectoryCredentials(directory.clone())),
+        sink,
+        manager.clone(),
+    )
+    .await
+    .context("starting SIP")?;
+    manager.attach(ep.clone());
+
+    let state = crate::web::AppState {
+        settings: settings.clone(),
+        metrics: metrics.clone(),
+        store: store.clone(),
+        events: events.clone(),
+        calls: manager.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
+        .await
+        .with_context(|| format!("HTTP {}", settings.http.listen))?;
+    tracing::info!(
+        sip_udp = %settings.sip.udp, sip_tcp = %settings.sip.tcp, http = %settings.http.listen,
+        database = %redact(&settings.database.url), "helpline serving"
+    );
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(async move {
+        let app = crate::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    shutdown_signal().await;
+    tracing::info!(
+        calls = manager.active(),
+        "shutting down: refusing new calls, draining"
+    );
+    ep.start_draining();
+    manager
+        .drain(Duration::from_secs(settings.sip.drain_timeout_secs))
+        .await;
+    let _ = stop_http.send(());
+    let _ = http.await;
+    if let Err(e) = writer.shutdown(Duration::from_secs(10)).await {
+        tracing::warn!(error = %e, "event store not fully flushed; the rest stays in the spill file");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Connect and migrate, retrying for a while so a database still starting is waited for.
+async fn connect(url: &str) -> anyhow::Result<Store> {
+    let mut last = None;
+    for _ in 0..30 {
+        match store::migrate(url).await {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                tracing::warn!(error = %e, database = %redact(url), "database not ready; retrying");
+                last = Some(e);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Err(anyhow::anyhow!(
+        "database {}: {}",
+        redact(url),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+struct DirectoryCredentials(Arc<Directory>);
+
+impl CredentialLookup for DirectoryCredentials {
+    fn ha1(&self, username: &str, algorithm: &str) -> Option<String> {
+        self.0.ha1(username, algorithm)
+    }
+}
+
+/// Keeps registrar bindings in the database so they survive a restart.
+struct StoreRegistrations {
+    store: Store,
+}
+
+impl RegistrationSink for StoreRegistrations {
+    fn changed(&self, changes: Vec<BindingChange>) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for c in changes {
+                let r = match &c {
+                    BindingChange::Upsert(b) => store.upsert_binding(&to_stored(b)).await,
+                    BindingChange::Remove { aor, contact } => {
+                        store.remove_binding(aor, contact).await.map(|_| ())
+                    }
+                };
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "registration not persisted");
+                }
+            }
+        });
+    }
+}
+
+fn to_stored(b: &Binding) -> store::Binding {
+    store::Binding {
+        aor: b.aor.clone(),
+        contact: b.contact.clone(),
+        instance: None,
+        transport: b.source.transport.via_token().to_ascii_lowercase(),
+        source_addr: b.source.addr.to_string(),
+        connection: b.source.conn.map(|c| c.to_string()),
+        expires_at_ms: (b.expires_at * 1000) as i64,
+        call_id: b.call_id.clone(),
+        cseq: i64::from(b.cseq),
+        updated_ms: now_ms(),
+    }
+}
+
+fn from_stored(b: &store::Binding) -> Option<Binding> {
+    let addr: SocketAddr = b.source_addr.parse().ok()?;
+    let transport = Transport::from_via_token(&b.transport)?;
+    Some(Binding {
+        aor: b.aor.clone(),
+        contact: b.contact.clone(),
+        // Connections do not survive a restart; the phone's next REGISTER re-binds one.
+        source: Peer {
+            transport,
+            addr,
+            conn: None,
+        },
+        expires_at: (b.expires_at_ms / 1000) as u64,
+        call_id: b.call_id.clone(),
+        cseq: u32::try_from(b.cseq).unwrap_or(0),
+    })
+}

@@ -1,0 +1,128 @@
+//! The transaction user for requests outside any call: OPTIONS, REGISTER, and the refusals
+//! (405 with Allow for methods we know but do not serve here, 501 for methods we do not know).
+
+use super::shard::Shard;
+use super::Shared;
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::registrar::BindingChange;
+use crate::sip::transaction::{Peer, TxId};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Methods we serve, as sent in Allow.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+
+/// Persists registration changes (store, events, metrics); implemented by the server.
+pub trait RegistrationSink: Send + Sync {
+    fn changed(&self, changes: Vec<BindingChange>);
+}
+
+/// A fresh random To tag for responses outside any dialog.
+pub fn stateless_tag() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+pub(super) fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(super) fn out_of_dialog(shard: &mut Shard, tx: TxId, req: Request, from: Peer) {
+    let now = Instant::now();
+    let resp = match &req.method {
+        Method::Options => options(&req),
+        Method::Register => register(&shard.shared, &req, from),
+        Method::Bye | Method::Ack | Method::Cancel => {
+            with_tag(&req, 481, "Call/Transaction Does Not Exist")
+        }
+        Method::Info
+        | Method::Update
+        | Method::Prack
+        | Method::Subscribe
+        | Method::Notify
+        | Method::Refer
+        | Method::Message
+        | Method::Publish => {
+            let mut r = with_tag(&req, 405, "Method Not Allowed");
+            r.headers.set("allow", ALLOW);
+            r
+        }
+        Method::Invite => with_tag(&req, 500, "Unexpected INVITE"),
+        Method::Other(_) => {
+            let mut r = with_tag(&req, 501, "Not Implemented");
+            r.headers.set("allow", ALLOW);
+            r
+        }
+    };
+    if let Err(e) = shard.legs.respond(tx, resp, now) {
+        tracing::debug!(error = %e, "could not respond");
+    }
+}
+
+/// Responses to requests we sent outside any leg (outbound REGISTER to a trunk).
+pub(super) fn response(_shard: &mut Shard, tx: TxId, response: Response) {
+    tracing::debug!(
+        ?tx,
+        status = response.status,
+        "response to out-of-dialog request"
+    );
+}
+
+fn with_tag(req: &Request, status: u16, reason: &str) -> Response {
+    let mut r = Response::for_request(req, status, reason);
+    r.set_to_tag(&stateless_tag());
+    r
+}
+
+fn options(req: &Request) -> Response {
+    let mut r = with_tag(req, 200, "OK");
+    r.headers.set("allow", ALLOW);
+    r.headers.set("accept", "application/sdp");
+    r.headers.set("accept-language", "en, es");
+    r.headers.set("supported", "");
+    r
+}
+
+fn register(shared: &Arc<Shared>, req: &Request, from: Peer) -> Response {
+    let tag = stateless_tag();
+    let (resp, changes) = match shared.registrar.lock() {
+        Ok(mut reg) => {
+            let out = reg.on_register(req, from, unix_secs(), shared.credentials.as_ref(), &tag);
+            shared
+                .metrics
+                .sip_registrations_active
+                .set(reg.binding_count() as i64);
+            out
+        }
+        Err(_) => (with_tag(req, 500, "Registrar unavailable"), vec![]),
+    };
+    if !changes.is_empty() {
+        shared.registrations.changed(changes);
+    }
+    resp
+}
+
+/// Expire lapsed bindings every few seconds.
+pub(super) fn spawn_registration_expiry(shared: Arc<Shared>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let changes = match shared.registrar.lock() {
+                Ok(mut reg) => {
+                    let c = reg.expire(unix_secs());
+                    shared
+                        .metrics
+                        .sip_registrations_active
+                        .set(reg.binding_count() as i64);
+                    c
+                }
+                Err(_) => continue,
+            };
+            if !changes.is_empty() {
+                shared.registrations.changed(changes);
+            }
+        }
+    });
+}

@@ -1,0 +1,203 @@
+"""A real SIP user agent for the end-to-end tests: PJSIP's Python binding (pjsua2).
+
+One pjsua2 Endpoint per test process (the library allows only one). It runs with no worker
+threads: every wait pumps the library's event loop from the test thread, so callbacks and
+assertions never race. Audio uses the null sound device; calls can play and record WAV files.
+"""
+import os
+import time
+
+import pjsua2 as pj
+
+LOCAL = "127.0.0.1"
+
+
+class Endpoint:
+    """The process-wide pjsua2 endpoint with UDP and TCP transports on loopback."""
+
+    def __init__(self, log_level=int(os.environ.get("PJ_LOG", "1"))):
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = 64
+        cfg.logConfig.level = log_level
+        cfg.logConfig.consoleLevel = log_level
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        self.ep.libInit(cfg)
+        tc = pj.TransportConfig()
+        tc.boundAddress = LOCAL
+        tc.publicAddress = LOCAL
+        tc.port = 0
+        self.udp = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+        self.tcp = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tc)
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        # Narrowband G.711 only, as a desk phone or trunk would offer.
+        for c in self.ep.codecEnum2():
+            prio = 255 if c.codecId.startswith(("PCMU/", "PCMA/")) else 0
+            self.ep.codecSetPriority(c.codecId, prio)
+        self.udp_port = int(self.ep.transportGetInfo(self.udp).localName.rsplit(":", 1)[1])
+
+    def pump(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.ep.libHandleEvents(10)
+
+    def wait(self, cond, timeout=10.0, what="condition"):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return
+            self.ep.libHandleEvents(10)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def close(self):
+        # No libDestroy(): Call/Account wrappers still alive would call into a destroyed
+        # library from their destructors at interpreter exit (a pjsua assertion aborts).
+        self.ep.hangupAllCalls()
+        self.pump(0.3)
+
+
+class Call(pj.Call):
+    """A call that remembers what happened to it."""
+
+    def __init__(self, acc, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.states = []
+        self.last_code = None
+        self.digits = []
+        self.media_active = False
+        self.player = None
+        self.recorder = None
+        self.pending_play = None
+        self.pending_record = None
+
+    # --- callbacks ---
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        self.states.append(ci.stateText)
+        self.last_code = ci.lastStatusCode
+
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.media_active = True
+                media = self.getAudioMedia(i)
+                if self.pending_record and self.recorder is None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(self.pending_record)
+                    media.startTransmit(self.recorder)
+                if self.pending_play and self.player is None:
+                    path, loop = self.pending_play
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+                    self.player.startTransmit(media)
+
+    def onDtmfDigit(self, prm):
+        self.digits.append(prm.digit)
+
+    # --- helpers ---
+    def media_status(self):
+        """Status of the first audio stream (PJSUA_CALL_MEDIA_ACTIVE, _LOCAL_HOLD, ...)."""
+        ci = self.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO:
+                return mi.status
+        return None
+
+    @property
+    def state(self):
+        return self.states[-1] if self.states else None
+
+    def play(self, wav, loop=True):
+        """Play a WAV file to the far end once media is up."""
+        self.pending_play = (wav, loop)
+
+    def record(self, wav):
+        """Record what the far end sends into a WAV file."""
+        self.pending_record = wav
+
+    def stop_recording(self):
+        if self.recorder is not None:
+            del self.recorder
+            self.recorder = None
+
+    def dtmf(self, digits):
+        prm = pj.CallSendDtmfParam()
+        prm.method = pj.PJSUA_DTMF_METHOD_RFC2833
+        prm.digits = digits
+        self.sendDtmf(prm)
+
+    def hangup(self, code=0):
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        super().hangup(prm)
+
+    def hold(self):
+        self.setHold(pj.CallOpParam(True))
+
+    def unhold(self):
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+        self.reinvite(prm)
+
+
+class Account(pj.Account):
+    """A SIP account: anonymous caller (no registration) or a registering desk phone."""
+
+    def __init__(self, endpoint, uri, registrar=None, username=None, password=None,
+                 realm="*", transport="udp", auto_answer=None, proxy=None):
+        super().__init__()
+        self.endpoint = endpoint
+        self.incoming = []
+        self.reg_codes = []
+        self.auto_answer = auto_answer  # e.g. 200 to answer, 180 to just ring
+        cfg = pj.AccountConfig()
+        cfg.idUri = uri
+        cfg.sipConfig.transportId = endpoint.udp if transport == "udp" else endpoint.tcp
+        if registrar:
+            cfg.regConfig.registrarUri = registrar
+            cfg.regConfig.timeoutSec = 300
+            cfg.regConfig.retryIntervalSec = 0
+        else:
+            cfg.regConfig.registerOnAdd = False
+        if proxy:
+            cfg.sipConfig.proxies.append(proxy)
+        if username:
+            cred = pj.AuthCredInfo("digest", realm, username, 0, password)
+            cfg.sipConfig.authCreds.append(cred)
+        cfg.natConfig.sdpNatRewriteUse = False
+        cfg.natConfig.viaRewriteUse = False
+        cfg.natConfig.contactRewriteUse = False
+        cfg.mediaConfig.transportConfig.boundAddress = LOCAL
+        cfg.mediaConfig.transportConfig.publicAddress = LOCAL
+        self.create(cfg)
+
+    def onRegState(self, prm):
+        self.reg_codes.append(prm.code)
+
+    def onIncomingCall(self, prm):
+        call = Call(self, prm.callId)
+        self.incoming.append(call)
+        if self.auto_answer:
+            op = pj.CallOpParam()
+            op.statusCode = self.auto_answer
+            call.answer(op)
+
+    def call(self, uri, record=None, play=None):
+        c = Call(self)
+        if record:
+            c.record(record)
+        if play:
+            c.play(play)
+        c.makeCall(uri, pj.CallOpParam(True))
+        return c
+
+    def answer(self, call, code=200):
+        op = pj.CallOpParam()
+        op.statusCode = code
+        call.answer(op)

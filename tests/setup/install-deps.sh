@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what the test suite needs when it is missing: PostgreSQL (server-database mode),
+# PJSIP's Python binding (a real SIP peer), pytest. Safe to run again; installs only what is absent.
+set -euo pipefail
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+py_missing=()
+python3 -c 'import pjsua2' 2>/dev/null || py_missing+=(pjsua2-python)
+python3 -c 'import pytest' 2>/dev/null || py_missing+=(pytest)
+if [ ${#py_missing[@]} -gt 0 ]; then
+  echo "install-deps: pip install ${py_missing[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${py_missing[@]}"
+fi
