@@ -11,9 +11,9 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use sip_txn::sip::leg::{LegConfig, LegEvent, Legs, Output};
-//! use sip_txn::sip::message::Message;
-//! use sip_txn::sip::transaction::{Peer, TimerConfig};
+//! use helpline::sip::leg::{LegConfig, LegEvent, Legs, Output};
+//! use helpline::sip::message::Message;
+//! use helpline::sip::transaction::{Peer, TimerConfig};
 //!
 //! let mut legs = Legs::new(TimerConfig::default(), LegConfig::default(), 0x5eed);
 //! # let datagram = b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
