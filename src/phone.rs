@@ -124,7 +124,7 @@ fn plausible(digits: String) -> Option<String> {
 
 /// The number inside `tel:+1-555…;params` or `sip:+44…@host;params`, or the input itself.
 fn user_part(s: &str) -> &str {
-    let lower_prefix = |p: &str| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p);
+    let lower_prefix = |p: &str| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
     let s = if lower_prefix("tel:") {
         &s[4..]
     } else if lower_prefix("sips:") {
@@ -174,6 +174,12 @@ mod tests {
             normalise("011 44 20 7946 0000", "US").as_deref(),
             Some("+442079460000")
         );
+    }
+
+    #[test]
+    fn non_ascii_input_is_refused_not_a_panic() {
+        assert_eq!(normalise("call\u{fffd}r", "GB"), None);
+        assert_eq!(normalise("s\u{e9}p:+4420", "GB"), None);
     }
 
     #[test]

@@ -36,6 +36,10 @@ mod tests {
     fn even_ports_with_their_rtcp_port_inside_the_range_wrapping() {
         let p = PortPool::new(20001, 20006);
         let got: Vec<u16> = (0..3).map(|_| p.next()).collect();
-        assert_eq!(got, vec![20002, 20004, 20002], "20006 would need RTCP on 20007");
+        assert_eq!(
+            got,
+            vec![20002, 20004, 20002],
+            "20006 would need RTCP on 20007"
+        );
     }
 }

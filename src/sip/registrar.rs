@@ -129,8 +129,8 @@ impl Registrar {
         // Authenticate: the credentials' user must be the AOR's user (no registering for others).
         let header = req.headers.get("authorization");
         let outcome = match header.map(DigestResponse::parse) {
-            None => None,
-            Some(Err(_)) => return (reply(400, "Malformed Authorization"), vec![]),
+            // No credentials, or credentials in a scheme we do not know: challenge.
+            None | Some(Err(_)) => None,
             Some(Ok(dr)) => {
                 let ha1 = creds.ha1(&dr.username, dr.algorithm.base().as_str());
                 let o = self.auth.verify(

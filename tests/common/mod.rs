@@ -38,7 +38,9 @@ pub fn shared_dir() -> Option<PathBuf> {
     if p.join("sip-torture/index.tsv").exists() {
         Some(p)
     } else {
-        eprintln!("SKIP: ../shared/sip-torture not found beside the project; the corpus test needs it");
+        eprintln!(
+            "SKIP: ../shared/sip-torture not found beside the project; the corpus test needs it"
+        );
         None
     }
 }
@@ -52,10 +54,25 @@ pub fn binary() -> PathBuf {
 pub fn test_db_url(dir: &Path, name: &str) -> String {
     if std::env::var("HELPLINE_TEST_DB").as_deref() == Ok("postgres") {
         if let Ok(admin) = std::env::var("HELPLINE_TEST_PG_URL") {
-            let db = format!("t_{}_{}", name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"), std::process::id());
-            let _ = Command::new("psql").arg(&admin).arg("-qc").arg(format!("DROP DATABASE IF EXISTS {db}")).status();
-            let ok = Command::new("psql").arg(&admin).arg("-qc").arg(format!("CREATE DATABASE {db}")).status();
-            assert!(ok.map(|s| s.success()).unwrap_or(false), "could not create database {db}");
+            let db = format!(
+                "t_{}_{}",
+                name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+                std::process::id()
+            );
+            let _ = Command::new("psql")
+                .arg(&admin)
+                .arg("-qc")
+                .arg(format!("DROP DATABASE IF EXISTS {db}"))
+                .status();
+            let ok = Command::new("psql")
+                .arg(&admin)
+                .arg("-qc")
+                .arg(format!("CREATE DATABASE {db}"))
+                .status();
+            assert!(
+                ok.map(|s| s.success()).unwrap_or(false),
+                "could not create database {db}"
+            );
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
             return format!("{base}/{db}");
         }
@@ -93,7 +110,10 @@ impl Server {
             .arg("--config")
             .arg(&cfg_path)
             .arg("serve")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -131,7 +151,10 @@ impl Server {
     }
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -159,10 +182,20 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     use std::io::Write;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }

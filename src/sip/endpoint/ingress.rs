@@ -6,7 +6,7 @@ use super::shard::ShardInput;
 use super::shard_of;
 use crate::metrics::{method_label, Metrics};
 use crate::sip::message::Message;
-use crate::sip::transaction::{response_peer, Peer};
+use crate::sip::transaction::{response_peer, stamp_top_via, Peer};
 use crate::sip::transport::Ingress;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -35,12 +35,14 @@ pub(super) fn ingress(
             Err(e) => {
                 metrics.sip_parse_errors.inc();
                 tracing::debug!(from = %peer.addr, status = e.status, reason = e.reason, "malformed SIP message");
-                let Some(resp) = e.error_response(&super::tu::stateless_tag()) else {
+                let Some(mut resp) = e.error_response(&super::tu::stateless_tag()) else {
                     return;
                 };
                 let Ok(via) = resp.headers.top_via() else {
                     return;
                 };
+                // As for any request: answer where it came from (RFC 3261 18.2.1, 18.2.2).
+                let via = stamp_top_via(&mut resp.headers, via, &peer);
                 let to = response_peer(&via, &peer);
                 if let Some(tx) = shards.first() {
                     let _ = tx.send(ShardInput::SendStateless {

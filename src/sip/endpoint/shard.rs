@@ -5,7 +5,7 @@
 use super::{tu, Admission, Command, IncomingCall, LegRef, Shared};
 use crate::sip::leg::{LegConfig, LegEvent, LegId, Legs, Output};
 use crate::sip::message::Message;
-use crate::sip::transaction::{response_peer, Peer, TimerConfig};
+use crate::sip::transaction::{response_peer, stamp_top_via, Peer, TimerConfig};
 use crate::sip::validate::{validate_request, validate_response};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,12 +104,22 @@ impl Shard {
     }
 
     fn handle(&mut self, input: ShardInput) {
-        match input {
-            ShardInput::Inbound { msg, peer, now } => self.inbound(msg, peer, now),
-            ShardInput::SendStateless { msg, to } => self.send(&to, &msg),
-            ShardInput::Command(cmd) => self.command(cmd),
+        // A bug triggered by one message must not take every call of the shard down with it:
+        // log it loudly (tests fail on it) and keep serving.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match input {
+                ShardInput::Inbound { msg, peer, now } => self.inbound(msg, peer, now),
+                ShardInput::SendStateless { msg, to } => self.send(&to, &msg),
+                ShardInput::Command(cmd) => self.command(cmd),
+            }
+            self.flush();
+        }));
+        if r.is_err() {
+            tracing::error!(
+                shard = self.idx,
+                "BUG: panic while handling a SIP input; input dropped"
+            );
         }
-        self.flush();
     }
 
     fn inbound(&mut self, msg: Message, peer: Peer, now: Instant) {
@@ -118,8 +128,9 @@ impl Shard {
                 if let Err(rej) = validate_request(req) {
                     self.shared.metrics.sip_parse_errors.inc();
                     if req.method != crate::sip::message::Method::Ack {
-                        if let Ok(via) = req.top_via() {
-                            let resp = rej.to_response(req, &tu::stateless_tag());
+                        let mut resp = rej.to_response(req, &tu::stateless_tag());
+                        if let Ok(via) = resp.headers.top_via() {
+                            let via = stamp_top_via(&mut resp.headers, via, &peer);
                             self.send(&response_peer(&via, &peer), &Message::Response(resp));
                         }
                     }

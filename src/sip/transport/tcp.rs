@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 
 /// A connection with no traffic for this long is closed (clients keep alive with CRLF pings).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// After unframable input, how long the connection stays open for answers already in flight.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// A message still incomplete after this many bytes is refused and the connection closed.
 const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -79,7 +81,9 @@ fn run_connection(t: Arc<Transports>, stream: TcpStream, remote: SocketAddr, fir
             };
             framer.push(&buf[..n]);
             if let Err(e) = drain(&mut framer, &peer, &ingress, &tx) {
+                // Stop reading, but let answers to the messages framed so far go out first.
                 tracing::debug!(%remote, error = %e, "closing SIP TCP connection");
+                tokio::time::sleep(CLOSE_GRACE).await;
                 break;
             }
         }
