@@ -3,6 +3,7 @@
 //! This is the only module that knows the SIP endpoint, the store and (later) media, IVR and
 //! routing together.
 
+mod bridge;
 mod identity;
 mod ports;
 mod session;
@@ -92,6 +93,24 @@ impl CallManager {
         self.events.append(event.record(Some(call_id), now_ms()));
     }
 
+    /// A call is over: record why and release its place.
+    fn finish_call(&self, call_id: &str, cause: &str) {
+        tracing::info!(call_id = %call_id, cause, "call ended");
+        self.record(
+            call_id,
+            Event::CallEnded {
+                cause: cause.to_string(),
+            },
+        );
+        self.calls.remove(call_id);
+        self.metrics.calls_active.dec();
+        self.metrics
+            .calls_total
+            .with_label_values(&[cause_label(cause)])
+            .inc();
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
     fn reject(
         &self,
         call: &IncomingCall,
@@ -135,8 +154,12 @@ impl CallSink for CallManager {
         if draining || self.active() >= sip.max_calls {
             return self.reject(&call, 503, caller, called);
         }
-        if !sip.support_numbers.iter().any(|n| *n == called) {
+        let direct = sip.direct.iter().find(|d| d.number == called).cloned();
+        if direct.is_none() && !sip.support_numbers.iter().any(|n| *n == called) {
             return self.reject(&call, 404, caller, called);
+        }
+        if let Some(line) = direct {
+            return self.direct_line(call, line, caller, called, asserted);
         }
         let offer = std::str::from_utf8(&call.invite.body)
             .ok()
@@ -192,5 +215,73 @@ impl CallSink for CallManager {
             }
             _ => Admission::Answer { sdp, events: tx },
         }
+    }
+}
+
+impl CallManager {
+    /// Ring the caller and bridge to a direct line's target (see [`bridge`]).
+    fn direct_line(
+        &self,
+        call: IncomingCall,
+        line: crate::config::DirectLine,
+        caller: String,
+        called: String,
+        asserted: bool,
+    ) -> Admission {
+        if call.invite.body.is_empty() {
+            return self.reject(&call, 488, caller, called);
+        }
+        let (Ok(call_id), Some(manager)) = (
+            call.invite.call_id().map(str::to_string),
+            self.this.upgrade(),
+        ) else {
+            return Admission::Reject {
+                status: 500,
+                headers: vec![],
+            };
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.metrics.calls_active.inc();
+        self.calls.insert(call_id.clone(), call.leg);
+        tracing::info!(call_id = %call_id, %caller, %called, "direct-line call arrived");
+        self.record(
+            &call_id,
+            Event::CallArrived {
+                caller: caller.clone(),
+                called,
+                transport: call.from.transport.via_token(),
+                asserted,
+            },
+        );
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let b = bridge::Bridge {
+            call_id,
+            caller: call.leg,
+            caller_id: caller,
+            offer: call.invite.body.clone(),
+            line,
+            manager,
+        };
+        tokio::spawn(b.run(rx));
+        Admission::Ring { events: tx }
+    }
+}
+
+/// Unix time in seconds.
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn cause_label(cause: &str) -> &'static str {
+    match cause {
+        "caller_hangup" => "caller_hangup",
+        "server_hangup" => "server_hangup",
+        "agent_hangup" => "agent_hangup",
+        "cancelled" => "cancelled",
+        "no_answer" => "no_answer",
+        "no_ack" => "no_ack",
+        _ => "failed",
     }
 }

@@ -7,7 +7,6 @@ use crate::sip::leg::{EndCause, EndedBy, LegEvent};
 use crate::sip::message::{Method, Response};
 use crate::sip::sdp::SessionDescription;
 use crate::sip::sdp_negotiate::{answer, LocalMedia};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -90,28 +89,7 @@ impl Session {
     }
 
     fn finish(&self, cause: &str) {
-        tracing::info!(call_id = %self.call_id, cause, "call ended");
-        self.record(Event::CallEnded {
-            cause: cause.to_string(),
-        });
-        self.manager.calls.remove(&self.call_id);
-        self.manager.metrics.calls_active.dec();
-        self.manager
-            .metrics
-            .calls_total
-            .with_label_values(&[cause_label(cause)])
-            .inc();
-        self.manager.active.fetch_sub(1, Ordering::SeqCst);
+        self.manager.finish_call(&self.call_id, cause);
         let _ = self.leg;
-    }
-}
-
-fn cause_label(cause: &str) -> &'static str {
-    match cause {
-        "caller_hangup" => "caller_hangup",
-        "server_hangup" => "server_hangup",
-        "cancelled" => "cancelled",
-        "no_ack" => "no_ack",
-        _ => "failed",
     }
 }

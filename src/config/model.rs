@@ -42,8 +42,27 @@ pub struct SipSettings {
     pub registration_max_expires: u32,
     pub nonce_ttl_secs: u64,
     pub trunks: Vec<TrunkSettings>,
+    /// Direct lines: numbers that bypass the IVR and ring one agent or an external number.
+    pub direct: Vec<DirectLine>,
     /// Worker shards for SIP processing (0 = number of CPUs).
     pub workers: usize,
+}
+
+/// A number that rings one place directly (an agent's own line, or a forward to a trunk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectLine {
+    pub number: String,
+    pub target: DirectTarget,
+    /// Give up ringing after this long (then 480 to the caller).
+    pub ring_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectTarget {
+    /// Ring the registered phones of this user.
+    Agent(String),
+    /// Dial `number` through the named trunk.
+    Trunk { trunk: String, number: String },
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +194,22 @@ pub(crate) struct RawSip {
     pub nonce_ttl_secs: u64,
     pub workers: usize,
     pub trunks: Vec<RawTrunk>,
+    pub direct: Vec<RawDirect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDirect {
+    pub number: Spanned<String>,
+    pub agent: Option<String>,
+    pub trunk: Option<Spanned<String>>,
+    pub dial: Option<Spanned<String>>,
+    #[serde(default = "default_ring_secs")]
+    pub ring_secs: u64,
+}
+
+fn default_ring_secs() -> u64 {
+    30
 }
 
 impl Default for RawSip {
@@ -198,6 +233,7 @@ impl Default for RawSip {
             nonce_ttl_secs: 300,
             workers: 0,
             trunks: Vec::new(),
+            direct: Vec::new(),
         }
     }
 }

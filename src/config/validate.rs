@@ -106,6 +106,55 @@ pub(super) fn settings(
             register_expires: t.register_expires,
         });
     }
+    let mut direct = Vec::new();
+    for d in sip.direct {
+        let Some(number) = phone::normalise(d.number.get_ref(), &region) else {
+            c.err(
+                &d.number,
+                format!(
+                    "direct number `{}` is not a phone number",
+                    d.number.get_ref()
+                ),
+            );
+            continue;
+        };
+        let target = match (d.agent, d.trunk, d.dial) {
+            (Some(agent), None, None) => DirectTarget::Agent(agent),
+            (None, Some(trunk), Some(dial)) => {
+                if !trunks
+                    .iter()
+                    .any(|t: &TrunkSettings| &t.name == trunk.get_ref())
+                {
+                    c.err(
+                        &trunk,
+                        format!(
+                            "unknown trunk `{}`; define it under [[sip.trunks]]",
+                            trunk.get_ref()
+                        ),
+                    );
+                }
+                match phone::normalise(dial.get_ref(), &region) {
+                    Some(n) => DirectTarget::Trunk {
+                        trunk: trunk.into_inner(),
+                        number: n,
+                    },
+                    None => {
+                        c.err(&dial, format!("`{}` is not a phone number", dial.get_ref()));
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                c.err(&d.number, "a direct line needs either `agent = \"user\"` or `trunk = \"name\"` with `dial = \"+E164\"`");
+                continue;
+            }
+        };
+        direct.push(DirectLine {
+            number,
+            target,
+            ring_secs: d.ring_secs,
+        });
+    }
     let listen = c.addr(&http.listen, "http.listen");
 
     let url = database.url.get_ref().clone();
@@ -144,6 +193,7 @@ pub(super) fn settings(
             registration_max_expires: sip.registration_max_expires,
             nonce_ttl_secs: sip.nonce_ttl_secs,
             trunks,
+            direct,
             workers: sip.workers,
         },
         http: HttpSettings {

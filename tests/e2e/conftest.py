@@ -40,12 +40,17 @@ def create_pg_database():
 class Server:
     """A running helpline process with its own config, database and log."""
 
-    def __init__(self, tmp, backend, sip_extra="", rtp_base=None):
+    def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra=""):
+        """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
+        `database_extra`: more `key = value` lines for the `[database]` section."""
         self.tmp = pathlib.Path(tmp)
         self.backend = backend
         self.sip_port = free_port()
         self.http_port = free_port()
-        self.db_url = create_pg_database() if backend == "postgres" else f"sqlite://{self.tmp}/helpline.db"
+        if db_url:
+            self.db_url = db_url
+        else:
+            self.db_url = create_pg_database() if backend == "postgres" else f"sqlite://{self.tmp}/helpline.db"
         rtp = rtp_base or 30000 + (self.sip_port % 50) * 400
         self.config = self.tmp / "helpline.toml"
         sip = {
@@ -71,6 +76,7 @@ listen = "127.0.0.1:{self.http_port}"
 [database]
 url = "{self.db_url}"
 spill_dir = "{self.tmp}/spill"
+{database_extra}
 [media]
 rtp_ports = [{rtp}, {rtp + 399}]
 [paths]

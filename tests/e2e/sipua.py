@@ -11,6 +11,10 @@ import pjsua2 as pj
 
 LOCAL = "127.0.0.1"
 
+# Every Call and Account wrapper ever made stays referenced: PJSIP's SWIG destructors assert when
+# they run for a call the library already freed, so none may run before the process exits.
+_KEEP = []
+
 
 class Endpoint:
     """The process-wide pjsua2 endpoint with UDP and TCP transports on loopback."""
@@ -66,6 +70,7 @@ class Call(pj.Call):
 
     def __init__(self, acc, call_id=pj.PJSUA_INVALID_ID):
         super().__init__(acc, call_id)
+        _KEEP.append(self)
         self.states = []
         self.last_code = None
         self.digits = []
@@ -74,15 +79,23 @@ class Call(pj.Call):
         self.recorder = None
         self.pending_play = None
         self.pending_record = None
+        self.cid = None
 
     # --- callbacks ---
     def onCallState(self, prm):
-        ci = self.getInfo()
+        try:
+            ci = self.getInfo()
+        except pj.Error:
+            return
+        self.cid = self.cid or ci.callIdString
         self.states.append(ci.stateText)
         self.last_code = ci.lastStatusCode
 
     def onCallMediaState(self, prm):
-        ci = self.getInfo()
+        try:
+            ci = self.getInfo()
+        except pj.Error:
+            return
         for i, mi in enumerate(ci.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.media_active = True
@@ -152,6 +165,7 @@ class Account(pj.Account):
     def __init__(self, endpoint, uri, registrar=None, username=None, password=None,
                  realm="*", transport="udp", auto_answer=None, proxy=None):
         super().__init__()
+        _KEEP.append(self)
         self.endpoint = endpoint
         self.incoming = []
         self.reg_codes = []

@@ -32,7 +32,7 @@ def events_of(server, call_id, n=1, timeout=10):
 def test_call_answered_held_resumed_and_hung_up_by_caller(ua, server, caller):
     call = caller.call(f"sip:{SUPPORT}@{server.sip_uri_host}")
     ua.wait(lambda: call.state == "CONFIRMED", what="call answered")
-    cid = call.getInfo().callIdString
+    cid = call.cid
     ua.pump(0.3)
     call.hold()
     ua.wait(lambda: call.media_status() == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, what="held")
@@ -60,7 +60,7 @@ def test_call_over_tcp_and_national_number_format(ua, server):
     ua.wait(lambda: call.media_status() == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, what="held over TCP")
     call.hangup()
     ua.wait(lambda: call.state == "DISCONNECTED")
-    cid = call.getInfo().callIdString
+    cid = call.cid
     evs = events_of(server, cid, 4)
     assert evs[0][1]["transport"] == "TCP" and evs[0][1]["called"] == SUPPORT
     tcp_caller.shutdown()
@@ -88,7 +88,7 @@ def test_cancel_before_answer_gets_487(ua, make_server, caller):
     call.hangup()  # before the answer: PJSIP sends CANCEL
     ua.wait(lambda: call.state == "DISCONNECTED")
     assert call.last_code == 487
-    cid = call.getInfo().callIdString
+    cid = call.cid
     rows = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{cid}' AND kind = 'call.ended'", 1)
     assert json.loads(rows[0][0])["cause"] == "cancelled"
 

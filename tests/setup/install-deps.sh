@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what the test suite needs when it is missing: PostgreSQL (server-database mode),
-# PJSIP's Python binding (a real SIP peer), pytest. Safe to run again; installs only what is absent.
+# Kamailio (a real trunk peer), PJSIP's Python binding (a real SIP peer), pytest. Safe to run again; installs only what is absent.
 set -euo pipefail
 
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+[ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)        # a real SIP trunk that challenges (407)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

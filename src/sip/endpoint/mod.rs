@@ -69,6 +69,8 @@ pub trait CallSink: Send + Sync + 'static {
 #[derive(Debug)]
 pub enum Command {
     Answer(LegId, Bytes),
+    Reject(LegId, u16),
+    AuthorizeWith(LegId, crate::sip::auth::Credentials),
     Respond(crate::sip::transaction::TxId, crate::sip::message::Response),
     Hangup(LegId),
     Reinvite(LegId, Bytes),

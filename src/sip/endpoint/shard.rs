@@ -151,6 +151,8 @@ impl Shard {
         let now = Instant::now();
         let result = match cmd {
             Command::Answer(leg, sdp) => self.legs.answer(leg, sdp, now),
+            Command::Reject(leg, status) => self.legs.reject(leg, status, &[], now),
+            Command::AuthorizeWith(leg, creds) => self.legs.authorize_with(leg, &creds, now),
             Command::Respond(tx, resp) => {
                 if let Err(e) = self.legs.respond(tx, resp, now) {
                     tracing::debug!(error = %e, "in-dialog response refused");
