@@ -274,8 +274,10 @@ def test_postgres_stopped_mid_call_loses_and_duplicates_nothing(ua, pg, outage_s
     assert_stored_exactly_once(s, cid3, PLAIN_CALL)
 
 
-def test_shutdown_during_outage_spills_and_next_start_replays_once(ua, pg, outage_server, caller):
-    s = outage_server()
+@pytest.mark.parametrize("database_extra", ["", "queue_bound = 1"], ids=["memory", "spill"])
+def test_shutdown_during_outage_spills_and_next_start_replays_once(ua, pg, outage_server, caller,
+                                                                   database_extra):
+    s = outage_server(database_extra)
     pg.stop()
 
     call, took = place_call(ua, caller, s)
