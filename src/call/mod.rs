@@ -155,7 +155,7 @@ impl CallSink for CallManager {
             return self.reject(&call, 503, caller, called);
         }
         let direct = sip.direct.iter().find(|d| d.number == called).cloned();
-        if direct.is_none() && !sip.support_numbers.iter().any(|n| *n == called) {
+        if direct.is_none() && !sip.support_numbers.contains(&called) {
             return self.reject(&call, 404, caller, called);
         }
         if let Some(line) = direct {

@@ -13,7 +13,7 @@ impl PortPool {
     pub fn new(min: u16, max: u16) -> PortPool {
         let min = min + (min % 2);
         // Pairs (even RTP, odd RTCP) that fit entirely inside [min, max].
-        let pairs = (u32::from(max.saturating_sub(min)) + 1) / 2;
+        let pairs = u32::from(max.saturating_sub(min)).div_ceil(2);
         PortPool {
             min,
             pairs: pairs.max(1),

@@ -128,3 +128,14 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
     states = leg_states(server, call.cid)
     assert states[0] == "calling" and "answered" in states, states
     caller.shutdown()
+
+
+def test_outbound_registration_to_a_trunk_answers_the_401(ua, make_server, challenging_trunk):
+    port, _callee, klog = challenging_trunk
+    make_server("sqlite", f'trunks = [{{ name = "provider", proxy = "127.0.0.1:{port}", domain = "trunk.test", '
+                          f'username = "helpline", password = "trunk-secret", register = true }}]')
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "REGISTER authenticated for helpline" not in klog.read_text():
+        time.sleep(0.1)
+    log = klog.read_text()
+    assert "challenging REGISTER" in log and "REGISTER authenticated for helpline" in log, log

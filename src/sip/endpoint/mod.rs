@@ -8,6 +8,7 @@
 //! that made them. The call layer plugs in through [`CallSink`].
 
 mod ingress;
+mod outbound;
 mod shard;
 mod tu;
 
@@ -67,6 +68,7 @@ pub trait CallSink: Send + Sync + 'static {
 
 /// Commands from the call layer to a leg.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Answer(LegId, Bytes),
     Reject(LegId, u16),
@@ -77,6 +79,13 @@ pub enum Command {
     AnswerReinvite(LegId, Bytes),
     RejectReinvite(LegId, u16),
     Authorize(LegId, Vec<String>),
+    /// Send a request outside any call (outbound REGISTER); responses (provisional and final),
+    /// or `Err(timeout?)` when it fails, go to `responses`.
+    SendRequest {
+        request: Request,
+        to: Peer,
+        responses: mpsc::UnboundedSender<Result<crate::sip::message::Response, bool>>,
+    },
     Call {
         call: OutgoingCall,
         events: mpsc::UnboundedSender<(LegRef, LegEvent)>,
@@ -133,6 +142,25 @@ impl Endpoint {
             },
         );
         rx.await.map_err(|_| "endpoint stopped".to_string())?
+    }
+
+    /// Send a request outside any call to the shard that will see its responses (by Call-ID).
+    pub fn send_request(
+        &self,
+        request: Request,
+        to: Peer,
+    ) -> mpsc::UnboundedReceiver<Result<crate::sip::message::Response, bool>> {
+        let (responses, rx) = mpsc::unbounded_channel();
+        let shard = shard_of(request.call_id().unwrap_or(""), self.shards.len());
+        self.command(
+            shard,
+            Command::SendRequest {
+                request,
+                to,
+                responses,
+            },
+        );
+        rx
     }
 
     /// Stop admitting calls: new INVITEs get 503 with Retry-After.
@@ -216,6 +244,7 @@ pub async fn start(
         shard::spawn(i, shared.clone(), rx);
     }
     tu::spawn_registration_expiry(shared.clone());
+    outbound::spawn_trunk_registrations(&endpoint);
     Ok(endpoint)
 }
 

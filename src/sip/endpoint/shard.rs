@@ -4,15 +4,16 @@
 
 use super::{tu, Admission, Command, IncomingCall, LegRef, Shared};
 use crate::sip::leg::{LegConfig, LegEvent, LegId, Legs, Output};
-use crate::sip::message::Message;
-use crate::sip::transaction::{response_peer, stamp_top_via, Peer, TimerConfig};
+use crate::sip::message::{Message, Response};
+use crate::sip::transaction::{response_peer, stamp_top_via, Peer, TimerConfig, TxId};
 use crate::sip::validate::{validate_request, validate_response};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-/// What a shard is fed.
+/// What a shard is fed. Messages travel by value: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum ShardInput {
     Inbound {
         msg: Message,
@@ -31,6 +32,7 @@ pub(super) struct Shard {
     pub legs: Legs,
     pub shared: Arc<Shared>,
     routes: HashMap<LegId, UnboundedSender<(LegRef, LegEvent)>>,
+    requests: HashMap<TxId, UnboundedSender<Result<Response, bool>>>,
     answered_at: HashMap<LegId, Instant>,
     buf: Vec<u8>,
     last_legs: i64,
@@ -60,6 +62,7 @@ pub(super) fn spawn(idx: usize, shared: Arc<Shared>, rx: UnboundedReceiver<Shard
         legs: Legs::new(timers, cfg, super::shard_seed(idx)),
         shared,
         routes: HashMap::new(),
+        requests: HashMap::new(),
         answered_at: HashMap::new(),
         buf: Vec::with_capacity(2048),
         last_legs: 0,
@@ -164,6 +167,22 @@ impl Shard {
             Command::AnswerReinvite(leg, sdp) => self.legs.answer_reinvite(leg, sdp, now),
             Command::RejectReinvite(leg, status) => self.legs.reject_reinvite(leg, status, now),
             Command::Authorize(leg, creds) => self.legs.authorize(leg, creds, now),
+            Command::SendRequest {
+                request,
+                to,
+                responses,
+            } => {
+                match self.legs.send_request(request, to, now) {
+                    Ok(tx) => {
+                        self.requests.insert(tx, responses);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "out-of-dialog request not sent");
+                        let _ = responses.send(Err(false));
+                    }
+                }
+                Ok(())
+            }
             Command::Call {
                 call,
                 events,
@@ -203,14 +222,21 @@ impl Shard {
                     }
                 }
                 Output::Request { tx, request, from } => tu::out_of_dialog(self, tx, request, from),
-                Output::Response { tx, response } => tu::response(self, tx, response),
+                Output::Response { tx, response } => {
+                    let last = response.status >= 200;
+                    let sink = if last {
+                        self.requests.remove(&tx)
+                    } else {
+                        self.requests.get(&tx).cloned()
+                    };
+                    if let Some(sink) = sink {
+                        let _ = sink.send(Ok(response));
+                    }
+                }
                 Output::RequestFailed { tx, timeout } => {
-                    tracing::debug!(
-                        shard = self.idx,
-                        ?tx,
-                        timeout,
-                        "out-of-dialog request failed"
-                    )
+                    if let Some(sink) = self.requests.remove(&tx) {
+                        let _ = sink.send(Err(timeout));
+                    }
                 }
                 Output::LegFreed { leg } => {
                     self.routes.remove(&leg);

@@ -60,15 +60,6 @@ pub(super) fn out_of_dialog(shard: &mut Shard, tx: TxId, req: Request, from: Pee
     }
 }
 
-/// Responses to requests we sent outside any leg (outbound REGISTER to a trunk).
-pub(super) fn response(_shard: &mut Shard, tx: TxId, response: Response) {
-    tracing::debug!(
-        ?tx,
-        status = response.status,
-        "response to out-of-dialog request"
-    );
-}
-
 fn with_tag(req: &Request, status: u16, reason: &str) -> Response {
     let mut r = Response::for_request(req, status, reason);
     r.set_to_tag(&stateless_tag());
