@@ -73,3 +73,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .build()
         .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))
 }
+
+pub fn simulate(scenario: &Path, json: bool) -> Result<(), CliError> {
+    let report = crate::acd::sim::run_scenario_file(scenario).map_err(|e| CliError(e.to_string()))?;
+    let text = if json {
+        serde_json::to_string_pretty(&report).map_err(|e| CliError(e.to_string()))? + "\n"
+    } else {
+        report.to_string()
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! helpline: a call-centre routing server. See README.md and DESIGN.md for the map.
 
+pub mod acd;
 pub mod call;
 pub mod cli;
 pub mod config;

@@ -22,6 +22,14 @@ enum Command {
     Check,
     /// Create or upgrade the database schema and exit.
     Migrate,
+    /// Run the routing engine over a synthetic day (scenario file) and print SL, ASA, abandon
+    /// and occupancy per queue and interval.
+    Simulate {
+        scenario: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a users.toml entry (argon2 password hash and SIP digest HA1s); password on stdin.
     HashPassword {
         username: String,
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
         Command::Serve => helpline::cli::serve(&cli.config),
         Command::Check => helpline::cli::check(&cli.config),
         Command::Migrate => helpline::cli::migrate(&cli.config),
+        Command::Simulate { scenario, json } => helpline::cli::simulate(&scenario, json),
         Command::HashPassword { username, role } => {
             helpline::cli::hash_password(&cli.config, &username, &role)
         }

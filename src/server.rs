@@ -26,6 +26,9 @@ pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
             diags.extend(d);
         }
     }
+    if let Err(d) = crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref()) {
+        diags.extend(d);
+    }
     diags
 }
 

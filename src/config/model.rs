@@ -108,6 +108,7 @@ pub struct PathSettings {
     pub dialplans: PathBuf,
     pub prompts: PathBuf,
     pub queues: PathBuf,
+    pub agents: Option<PathBuf>,
     pub users: Option<PathBuf>,
 }
 
@@ -320,6 +321,7 @@ pub(crate) struct RawPaths {
     pub dialplans: String,
     pub prompts: String,
     pub queues: String,
+    pub agents: Option<String>,
     pub users: Option<String>,
 }
 
@@ -329,6 +331,7 @@ impl Default for RawPaths {
             dialplans: "dialplans".into(),
             prompts: "prompts".into(),
             queues: "config/queues.toml".into(),
+            agents: Some("config/agents.toml".into()),
             users: Some("config/users.toml".into()),
         }
     }

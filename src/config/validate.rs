@@ -217,6 +217,7 @@ pub(super) fn settings(
             dialplans: PathBuf::from(paths.dialplans),
             prompts: PathBuf::from(paths.prompts),
             queues: PathBuf::from(paths.queues),
+            agents: paths.agents.map(PathBuf::from),
             users: paths.users.map(PathBuf::from),
         },
     })

@@ -82,6 +82,41 @@ impl Spill {
         }
     }
 
+    /// Spill events older than every event already spilled (the writer's memory at shutdown)
+    /// into a file named to be replayed before every pending one, so replay keeps the order.
+    /// All or nothing: on an error no file is left behind.
+    pub fn prepend(&mut self, events: &[EventRecord]) -> io::Result<()> {
+        self.rotate();
+        let Some(oldest) = self.closed.front().and_then(|(p, _)| file_ms(p)) else {
+            // Nothing waiting: appending is in order.
+            return events.iter().try_for_each(|ev| self.append(ev));
+        };
+        let mut buf = Vec::new();
+        for ev in events {
+            serde_json::to_writer(&mut buf, ev)?;
+            buf.push(b'\n');
+        }
+        self.seq += 1;
+        let name = format!(
+            "{PREFIX}{:013}-{}-{:06}{SUFFIX}",
+            oldest.saturating_sub(1),
+            std::process::id(),
+            self.seq
+        );
+        let path = self.dir.join(name);
+        let written = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&buf));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        self.closed.push_front((path, events.len() as u64));
+        Ok(())
+    }
+
     /// Anything waiting for replay?
     pub fn has_pending(&self) -> bool {
         !self.closed.is_empty() || self.current.as_ref().is_some_and(|c| c.lines > 0)
@@ -124,6 +159,12 @@ impl Spill {
             lines: 0,
         })
     }
+}
+
+/// The epoch milliseconds a spill file's name starts with.
+fn file_ms(p: &Path) -> Option<u128> {
+    let name = p.file_name()?.to_str()?;
+    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
 }
 
 fn is_spill_file(p: &Path) -> bool {

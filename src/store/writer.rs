@@ -117,13 +117,39 @@ impl Shared {
                 self.metrics.spilled.fetch_add(1, Relaxed);
             }
             Err(e) => {
-                let n = self.metrics.spill_errors.fetch_add(1, Relaxed);
-                if n.is_power_of_two() || n == 0 {
-                    tracing::error!(error = %e, dir = %self.config.spill_dir.display(), failures = n + 1,
-                        "cannot write the event spill file; keeping events in memory");
-                }
+                self.spill_error(e);
                 inner.queue.push_back(ev);
             }
+        }
+    }
+
+    /// Spill events that are older than every spilled one (what was still in memory at
+    /// shutdown) so that the next start replays them first. If that file cannot be written,
+    /// spill them one by one after the others: the order suffers, nothing is lost.
+    fn spill_older(&self, inner: &mut Inner, events: Vec<EventRecord>) {
+        if events.is_empty() {
+            return;
+        }
+        match inner.spill.prepend(&events) {
+            Ok(()) => {
+                inner.spilling = true;
+                inner.spill_pending += events.len() as u64;
+                self.metrics.spilled.fetch_add(events.len() as u64, Relaxed);
+            }
+            Err(e) => {
+                self.spill_error(e);
+                for ev in events {
+                    self.spill_one(inner, ev);
+                }
+            }
+        }
+    }
+
+    fn spill_error(&self, e: std::io::Error) {
+        let n = self.metrics.spill_errors.fetch_add(1, Relaxed);
+        if n.is_power_of_two() || n == 0 {
+            tracing::error!(error = %e, dir = %self.config.spill_dir.display(), failures = n + 1,
+                "cannot write the event spill file; keeping events in memory");
         }
     }
 }
@@ -296,20 +322,20 @@ async fn run(shared: Arc<Shared>, db: Db, mut closed: watch::Receiver<bool>) {
             let mut inner = shared.lock();
             inner.in_flight = 0;
             if let Source::Memory = batch.source {
-                for ev in batch.events {
-                    shared.spill_one(&mut inner, ev);
-                }
+                // The batch, then the queue behind it: older than anything spilled.
+                let mut older = batch.events;
+                older.extend(inner.queue.drain(..));
+                shared.spill_older(&mut inner, older);
             }
             break;
         }
     }
-    // Closing: whatever is still in memory goes to the spill for the next start.
+    // Closing: whatever is still in memory goes to the spill for the next start, ahead of the
+    // spill files already waiting (memory is always older than the spill).
     let mut inner = shared.lock();
     inner.closed = true;
     let left: Vec<EventRecord> = inner.queue.drain(..).collect();
-    for ev in left {
-        shared.spill_one(&mut inner, ev);
-    }
+    shared.spill_older(&mut inner, left);
     shared.publish(&inner);
 }
 

@@ -297,6 +297,47 @@ async fn shutdown_spills_what_it_could_not_store_for_the_next_start() {
     good.finish().await;
 }
 
+#[tokio::test]
+async fn shutdown_spills_memory_ahead_of_the_spill_so_the_next_start_keeps_the_order() {
+    let dir = TempDir::new("writer_shutdown_order");
+    let spill_dir = dir.path().join("spill");
+    let broken = unmigrated_sqlite(&dir).await;
+    let cfg = WriterConfig {
+        queue_bound: 5,
+        batch_max: 2,
+        ..config(&spill_dir)
+    };
+    let writer = EventWriter::start(&broken, cfg.clone()).unwrap();
+    let h = writer.handle();
+    // 5 events wait in memory (2 of them soon in flight), the 15 newer ones spill.
+    let events = call_events("o", 5);
+    for e in &events {
+        h.append(e.clone());
+    }
+    assert_eq!(h.metrics().spilled.load(Relaxed), 15);
+    writer
+        .shutdown(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+
+    let good = super::super::test_support::sqlite_store("writer_shutdown_order_next").await;
+    let next = EventWriter::start(&good.store, cfg).unwrap();
+    next.handle().flush(Duration::from_secs(30)).await.unwrap();
+    let stored: Vec<String> = good
+        .store
+        .events_after(0, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.id)
+        .collect();
+    let appended: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(stored, appended, "replayed in the order they were appended");
+    next.shutdown(Duration::from_secs(5)).await.unwrap();
+    broken.close().await;
+    good.finish().await;
+}
+
 /// A private PostgreSQL cluster this test may stop and start; purged on drop.
 struct PrivatePg {
     dir: TempDir,

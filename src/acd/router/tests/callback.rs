@@ -1,0 +1,154 @@
+use super::*;
+
+fn desk() -> H {
+    let queues = format!(
+        r#"{SKILLS}
+[settings]
+callback_allowed_prefixes = ["+1555"]
+
+[[queues]]
+name = "q"
+required = {{ hardware = 1 }}
+callback = {{ max_attempts = 2, retry_after_s = 120, dial_timeout_s = 30, offer_when_ewt_over_s = 100 }}
+expected_aht_s = 300
+announce_every_s = 30
+"#
+    );
+    let agents = r#"
+[[agents]]
+id = "ann"
+skills = { hardware = 1 }
+"#;
+    H::new(&queues, agents)
+}
+
+fn dial(acts: &[Action]) -> Option<(String, String, String, u32)> {
+    acts.iter().find_map(|a| match a {
+        Action::DialCallback {
+            call,
+            agent,
+            number,
+            attempt,
+        } => Some((
+            call.to_string(),
+            agent.to_string(),
+            number.clone(),
+            *attempt,
+        )),
+        _ => None,
+    })
+}
+
+/// ann busy with "x"; c1 then c2 wait; c1 asks for a callback.
+fn setup() -> H {
+    let mut h = desk();
+    h.login("ann");
+    h.enqueue("x", "q");
+    h.answer("x", "ann");
+    h.now = 1000;
+    h.enqueue("c1", "q");
+    h.now = 2000;
+    h.enqueue("c2", "q");
+    h.now = 3000;
+    let acts = h.input(Input::CallbackRequested {
+        call: "c1".into(),
+        number: "+15550100".into(),
+    });
+    assert!(acts.is_empty());
+    h
+}
+
+#[test]
+fn callback_keeps_the_place_and_reserves_an_agent_to_dial() {
+    let mut h = setup();
+    h.now = 50_000;
+    let acts = h.end("x");
+    assert_eq!(
+        dial(&acts),
+        Some(("c1".into(), "ann".into(), "+15550100".into(), 1))
+    );
+    assert_eq!(
+        h.status("ann"),
+        (AgentStatus::Reserved, Some("callback".into()))
+    );
+    assert!(offers(&acts).is_empty(), "c2 is behind the virtual caller");
+    h.input(Input::CallbackResult {
+        call: "c1".into(),
+        answered: true,
+    });
+    assert_eq!(h.status("ann").0, AgentStatus::OnCall);
+    let acts = h.end("c1");
+    assert_eq!(one_offer(&acts), ("c2".into(), "ann".into()));
+}
+
+#[test]
+fn callback_retries_on_no_answer_then_gives_up() {
+    let mut h = setup();
+    h.now = 50_000;
+    h.end("x");
+    // no result within the 30 s dial timeout counts as no answer: ann takes c2
+    let acts = h.at(80_000);
+    assert_eq!(one_offer(&acts), ("c2".into(), "ann".into()));
+    h.answer("c2", "ann");
+    h.now = 100_000;
+    h.end("c2");
+    assert_eq!(
+        h.status("ann").0,
+        AgentStatus::Available,
+        "retry not due before 200 s"
+    );
+    let acts = h.at(200_000);
+    assert_eq!(dial(&acts).map(|d| d.3), Some(2));
+    let acts = h.input(Input::CallbackResult {
+        call: "c1".into(),
+        answered: false,
+    });
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::CallbackFailed { attempts: 2, .. })));
+    assert_eq!(h.status("ann").0, AgentStatus::Available);
+    assert_eq!(h.r.waiting_count(), 0);
+}
+
+#[test]
+fn callback_is_offered_when_the_wait_is_long_and_numbers_are_checked() {
+    let mut h = desk();
+    h.login("ann");
+    h.enqueue("x", "q");
+    h.answer("x", "ann");
+    // position 1: 300 s / 1 agent > 100 s threshold
+    let acts = h.enqueue("c1", "q");
+    assert!(acts.iter().any(|a| matches!(a, Action::OfferCallback { call, ewt_ms: Some(300_000) } if call.as_str() == "c1")));
+    let acts = h.input(Input::CallbackRequested {
+        call: "c1".into(),
+        number: "+33123456".into(),
+    });
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::CallbackRefused { .. })));
+    assert!(
+        h.at(31_000)
+            .iter()
+            .any(|a| matches!(a, Action::Announce { .. })),
+        "still a live caller"
+    );
+}
+
+#[test]
+fn a_web_callback_request_queues_a_virtual_caller() {
+    let mut h = desk();
+    let acts = h.queue(QueuedCall {
+        callback_number: Some("+15550123".into()),
+        ..call("web1", "q")
+    });
+    assert!(acts.is_empty());
+    let acts = h.login("ann");
+    assert_eq!(dial(&acts).map(|d| d.2), Some("+15550123".into()));
+    let refused = h.queue(QueuedCall {
+        callback_number: Some("call me".into()),
+        ..call("web2", "q")
+    });
+    assert!(refused
+        .iter()
+        .any(|a| matches!(a, Action::CallbackRefused { .. })));
+}
