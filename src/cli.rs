@@ -75,7 +75,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub fn simulate(scenario: &Path, json: bool) -> Result<(), CliError> {
-    let report = crate::acd::sim::run_scenario_file(scenario).map_err(|e| CliError(e.to_string()))?;
+    let report =
+        crate::acd::sim::run_scenario_file(scenario).map_err(|e| CliError(e.to_string()))?;
     let text = if json {
         serde_json::to_string_pretty(&report).map_err(|e| CliError(e.to_string()))? + "\n"
     } else {

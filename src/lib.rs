@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod events;
+pub mod ivr;
 pub mod metrics;
 pub mod phone;
 pub mod server;

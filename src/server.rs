@@ -26,10 +26,34 @@ pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
             diags.extend(d);
         }
     }
-    if let Err(d) = crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref()) {
-        diags.extend(d);
+    match crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref()) {
+        Ok(loaded) => diags.extend(check_dialplans(settings, &loaded.config)),
+        Err(d) => diags.extend(d),
     }
     diags
+}
+
+/// Check every dialplan against the prompts on disk, the routing config and the allow-list.
+fn check_dialplans(settings: &Settings, acd: &crate::acd::config::AcdConfig) -> Vec<Diagnostic> {
+    use crate::ivr::check::{check_dir, CheckContext};
+    let prompts = match crate::ivr::prompts::PromptSet::from_dir(&settings.paths.prompts) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Diagnostic::file(
+                &settings.paths.prompts,
+                format!("cannot read the prompt folder: {e}; set [paths] prompts"),
+            )]
+        }
+    };
+    let transfer_allow =
+        crate::ivr::pattern::AllowList::parse(&settings.sip.transfer_allow).unwrap_or_default();
+    let cx = CheckContext {
+        prompts: &prompts,
+        queues: acd.queues.iter().map(|q| q.name.clone()).collect(),
+        skills: acd.skills.iter().map(|s| s.name.clone()).collect(),
+        transfer_allow,
+    };
+    check_dir(&settings.paths.dialplans, &cx)
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -44,6 +44,9 @@ pub struct SipSettings {
     pub trunks: Vec<TrunkSettings>,
     /// Direct lines: numbers that bypass the IVR and ring one agent or an external number.
     pub direct: Vec<DirectLine>,
+    /// External numbers the IVR may transfer to (E.164 patterns, `X` = any digit). Anything
+    /// else is refused at check time and at run time: toll fraud is the classic PBX breach.
+    pub transfer_allow: Vec<String>,
     /// Worker shards for SIP processing (0 = number of CPUs).
     pub workers: usize,
 }
@@ -196,6 +199,7 @@ pub(crate) struct RawSip {
     pub workers: usize,
     pub trunks: Vec<RawTrunk>,
     pub direct: Vec<RawDirect>,
+    pub transfer_allow: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +239,7 @@ impl Default for RawSip {
             workers: 0,
             trunks: Vec::new(),
             direct: Vec::new(),
+            transfer_allow: Vec::new(),
         }
     }
 }
@@ -329,7 +334,7 @@ impl Default for RawPaths {
     fn default() -> Self {
         RawPaths {
             dialplans: "dialplans".into(),
-            prompts: "prompts".into(),
+            prompts: "dialplans/prompts".into(),
             queues: "config/queues.toml".into(),
             agents: Some("config/agents.toml".into()),
             users: Some("config/users.toml".into()),

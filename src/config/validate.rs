@@ -155,6 +155,16 @@ pub(super) fn settings(
             ring_secs: d.ring_secs,
         });
     }
+    for p in &sip.transfer_allow {
+        if let Err(e) = crate::ivr::pattern::AllowList::parse(&[p.get_ref()]) {
+            c.err(p, format!("transfer_allow pattern `{}`: {e}", p.get_ref()));
+        }
+    }
+    let transfer_allow = sip
+        .transfer_allow
+        .into_iter()
+        .map(|p| p.into_inner())
+        .collect();
     let listen = c.addr(&http.listen, "http.listen");
 
     let url = database.url.get_ref().clone();
@@ -194,6 +204,7 @@ pub(super) fn settings(
             nonce_ttl_secs: sip.nonce_ttl_secs,
             trunks,
             direct,
+            transfer_allow,
             workers: sip.workers,
         },
         http: HttpSettings {

@@ -195,6 +195,9 @@ def stored_events(server, cid):
 def assert_stored_exactly_once(server, cid, kinds, cause="caller_hangup"):
     evs = stored_events(server, cid)
     assert [k for _, k, _ in evs] == kinds, evs
+    # Stored in the order they happened, too (`seq` is the cursor readers resume from).
+    by_seq = server.query(f"SELECT kind FROM events WHERE call_id = '{cid}' ORDER BY seq")
+    assert [k for k, in by_seq] == kinds, by_seq
     (n, distinct), = server.query(
         f"SELECT count(*), count(DISTINCT id) FROM events WHERE call_id = '{cid}'")
     assert int(n) == int(distinct) == len(kinds), (n, distinct)
