@@ -83,6 +83,7 @@ rtp_ports = [{rtp}, {rtp + 399}]
 dialplans = "{REPO}/dialplans"
 prompts = "{REPO}/prompts"
 queues = "{REPO}/config/queues.toml"
+agents = "{REPO}/config/agents.toml"
 users = "{REPO}/tests/fixtures/users.toml"
 """)
         self.log_path = self.tmp / "server.log"
