@@ -2,7 +2,7 @@
 
 use crate::config;
 use crate::diag;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Errors a subcommand reports to the terminal (already formatted, one problem per line).
 #[derive(Debug, thiserror::Error)]
@@ -84,5 +84,95 @@ pub fn simulate(scenario: &Path, json: bool) -> Result<(), CliError> {
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(())
+}
+
+/// Options of `helpline loadgen`.
+#[derive(clap::Args, Debug)]
+pub struct LoadgenArgs {
+    /// Server address, e.g. 127.0.0.1:5060.
+    #[arg(long)]
+    target: std::net::SocketAddr,
+    /// Number dialled (Request-URI user).
+    #[arg(long, default_value = "+442079460999")]
+    number: String,
+    #[arg(long, default_value = "4")]
+    sockets: usize,
+    /// Measure this process's CPU (utime+stime, with its children) per call.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Seconds each call is held before BYE (concurrent mode: how long all are held).
+    #[arg(long, default_value = "0")]
+    hold: f64,
+    /// Constant rate, calls/s.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Duration of a constant-rate run, seconds.
+    #[arg(long, default_value = "10")]
+    duration: f64,
+    /// Stepped rate START:STEP:MAX (stops at the first step with failures).
+    #[arg(long)]
+    step: Option<String>,
+    #[arg(long, default_value = "10")]
+    step_secs: f64,
+    /// Open and hold this many dialogs at once.
+    #[arg(long)]
+    concurrent: Option<u64>,
+    /// Write the JSON report here (the table still goes to stdout).
+    #[arg(long)]
+    json_file: Option<PathBuf>,
+}
+
+pub fn loadgen(a: LoadgenArgs) -> Result<(), CliError> {
+    use crate::loadgen::{run_blocking, Mode, Options};
+    let secs = |s: f64| {
+        std::time::Duration::try_from_secs_f64(s)
+            .map_err(|_| CliError(format!("`{s}` is not a duration")))
+    };
+    let mode = if let Some(spec) = &a.step {
+        let parts: Vec<f64> = spec
+            .split(':')
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| CliError(format!("--step: bad number `{p}`")))
+            })
+            .collect::<Result<_, _>>()?;
+        let [start, step, max] = parts[..] else {
+            return Err(CliError(
+                "--step takes START:STEP:MAX, e.g. 1000:1000:10000".into(),
+            ));
+        };
+        Mode::Stepped {
+            start,
+            step,
+            max,
+            step_duration: secs(a.step_secs)?,
+        }
+    } else if let Some(calls) = a.concurrent {
+        Mode::Concurrent {
+            calls,
+            rate: a.rate.unwrap_or(1000.0),
+        }
+    } else {
+        Mode::Constant {
+            rate: a.rate.unwrap_or(100.0),
+            duration: secs(a.duration)?,
+        }
+    };
+    let opts = Options {
+        target: a.target,
+        number: a.number,
+        sockets: a.sockets,
+        server_pid: a.server_pid,
+        hold: secs(a.hold)?,
+        mode,
+        ..Options::default()
+    };
+    let report = run_blocking(opts).map_err(|e| CliError(format!("loadgen: {e}")))?;
+    if let Some(path) = a.json_file {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError(e.to_string()))?;
+        std::fs::write(&path, text).map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.to_string().as_bytes());
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod diag;
 pub mod events;
 pub mod ivr;
+pub mod loadgen;
 pub mod media;
 pub mod metrics;
 pub mod phone;

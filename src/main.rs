@@ -30,6 +30,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// SIP load generator (UDP): INVITE→200→ACK→BYE at a constant or stepped rate, or N
+    /// concurrent dialogs held; reports calls/s, failures, retransmissions, answer latency and
+    /// the server's CPU per call. See benches/sip-load.sh.
+    Loadgen(helpline::cli::LoadgenArgs),
     /// Print a users.toml entry (argon2 password hash and SIP digest HA1s); password on stdin.
     HashPassword {
         username: String,
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Check => helpline::cli::check(&cli.config),
         Command::Migrate => helpline::cli::migrate(&cli.config),
         Command::Simulate { scenario, json } => helpline::cli::simulate(&scenario, json),
+        Command::Loadgen(args) => helpline::cli::loadgen(args),
         Command::HashPassword { username, role } => {
             helpline::cli::hash_password(&cli.config, &username, &role)
         }
