@@ -31,7 +31,9 @@ from sipua import Account
 SUPPORT = "+442079460000"
 CALLER = "+442079461111"
 SETUP = REPO / "tests" / "setup"
-# A call's events, in order, as the server emits them for what the tests do.
+# A call's lifecycle events, in order, as the server records them for what the tests do. Its
+# other events (IVR steps, queueing...) come in between; they are checked generically.
+LIFECYCLE = ("call.arrived", "call.answered", "call.hold", "call.ended")
 HELD_CALL = ["call.arrived", "call.answered", "call.hold", "call.hold", "call.ended"]
 PLAIN_CALL = ["call.arrived", "call.answered", "call.ended"]
 # Generous bound on a SIP answer: normally a few ms; the point is that it never waits for the
@@ -186,23 +188,32 @@ def wait_stored(ua, server, timeout=40):
             what="every queued event stored")
 
 
-def stored_events(server, cid):
-    rows = server.query(f"SELECT id, kind, payload FROM events WHERE call_id = '{cid}' "
-                        "ORDER BY at_ms, seq")
-    return [(i, k, json.loads(p)) for i, k, p in rows]
+def stored_events(server, cid, order="at_ms, seq"):
+    """Every stored event of a call as (id, kind, at_ms, payload)."""
+    rows = server.query(f"SELECT id, kind, at_ms, payload FROM events WHERE call_id = '{cid}' "
+                        f"ORDER BY {order}")
+    return [(i, k, int(at), json.loads(p)) for i, k, at, p in rows]
+
+
+def lifecycle(evs):
+    return [k for _, k, _, _ in evs if k in LIFECYCLE]
 
 
 def assert_stored_exactly_once(server, cid, kinds, cause="caller_hangup"):
+    """The call's lifecycle is exactly `kinds`, and every event of it is stored once."""
     evs = stored_events(server, cid)
-    assert [k for _, k, _ in evs] == kinds, evs
+    assert lifecycle(evs) == kinds, evs
     # Stored in the order they happened, too (`seq` is the cursor readers resume from).
-    by_seq = server.query(f"SELECT kind FROM events WHERE call_id = '{cid}' ORDER BY seq")
-    assert [k for k, in by_seq] == kinds, by_seq
+    assert lifecycle(stored_events(server, cid, "seq")) == kinds
     (n, distinct), = server.query(
         f"SELECT count(*), count(DISTINCT id) FROM events WHERE call_id = '{cid}'")
-    assert int(n) == int(distinct) == len(kinds), (n, distinct)
-    assert evs[0][2]["caller"] == CALLER and evs[0][2]["called"] == SUPPORT, evs[0]
-    assert evs[-1][2]["cause"] == cause, evs[-1]
+    assert int(n) == int(distinct) == len(evs), (n, distinct)
+    # Nor twice under two ids (an event emitted again instead of retried).
+    seen = [(k, at, json.dumps(p, sort_keys=True)) for _, k, at, p in evs]
+    assert len(set(seen)) == len(seen), evs
+    life = [e for e in evs if e[1] in LIFECYCLE]
+    assert life[0][3]["caller"] == CALLER and life[0][3]["called"] == SUPPORT, life[0]
+    assert life[-1][3]["cause"] == cause, life[-1]
     rows = server.query("SELECT caller, arrived_ms, answered_ms, ended_ms, cause FROM calls "
                         f"WHERE call_id = '{cid}'")
     assert len(rows) == 1, rows
@@ -224,7 +235,8 @@ def test_postgres_stopped_mid_call_loses_and_duplicates_nothing(ua, pg, outage_s
     cid1 = first.getInfo().callIdString
     # Its arrival and answer are in the database before the outage.
     wait_stored(ua, s)
-    assert [k for _, k, _ in stored_events(s, cid1)] == HELD_CALL[:2]
+    before = stored_events(s, cid1)
+    assert lifecycle(before) == HELD_CALL[:2]
 
     pg.stop()
     ua.pump(0.3)
@@ -243,7 +255,7 @@ def test_postgres_stopped_mid_call_loses_and_duplicates_nothing(ua, pg, outage_s
 
     health, took = healthz(s)
     assert health["status"] == "ok" and took < 1.0, (health, took)
-    assert health["store_queue"] == len(HELD_CALL) - 2 + len(PLAIN_CALL), health
+    assert health["store_queue"] >= len(HELD_CALL) - 2 + len(PLAIN_CALL), health
     m = metrics(s)
     assert m["helpline_store_queue_depth"] > 0 or m["helpline_store_events_spilled"] > 0, m
     if database_extra:
@@ -259,13 +271,14 @@ def test_postgres_stopped_mid_call_loses_and_duplicates_nothing(ua, pg, outage_s
     wait_stored(ua, s)
 
     evs1 = assert_stored_exactly_once(s, cid1, HELD_CALL)
-    assert [p["held"] for _, k, p in evs1 if k == "call.hold"] == [True, False]
+    assert [p["held"] for _, k, _, p in evs1 if k == "call.hold"] == [True, False]
+    assert {e[0] for e in before} <= {e[0] for e in evs1}, "stored before the outage: still there"
     assert_stored_exactly_once(s, cid2, PLAIN_CALL)
+    # Every row is one the writer counted as newly stored: none came in twice.
     (n, distinct), = s.query("SELECT count(*), count(DISTINCT id) FROM events")
-    assert int(n) == int(distinct) == len(HELD_CALL) + len(PLAIN_CALL), (n, distinct)
     m = metrics(s)
+    assert int(n) == int(distinct) == m["helpline_store_events_written"], (n, distinct, m)
     assert m["helpline_store_queue_depth"] == 0, m
-    assert m["helpline_store_events_written"] == len(HELD_CALL) + len(PLAIN_CALL), m
     # Spilled events were replayed and their files removed.
     assert not list((s.tmp / "spill").glob("spill-*.jsonl"))
 
@@ -287,7 +300,7 @@ def test_shutdown_during_outage_spills_and_next_start_replays_once(ua, pg, outag
     cid = call.getInfo().callIdString
     assert took < ANSWER_BOUND, took
     hang_up(ua, s, call)
-    assert healthz(s)[0]["store_queue"] == len(PLAIN_CALL)
+    assert healthz(s)[0]["store_queue"] >= len(PLAIN_CALL)
 
     # SIGTERM with the database down: the writer flushes for up to 10 s, then spills the rest.
     t0 = time.monotonic()
@@ -297,7 +310,9 @@ def test_shutdown_during_outage_spills_and_next_start_replays_once(ua, pg, outag
     spilled = []
     for f in sorted((s.tmp / "spill").glob("spill-*.jsonl")):
         spilled += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-    assert [e["kind"] for e in spilled if e["call_id"] == cid] == PLAIN_CALL, spilled
+    # In the spill files in the order they happened (a file older than the rest comes first).
+    assert [e["kind"] for e in spilled if e["call_id"] == cid and e["kind"] in LIFECYCLE] \
+        == PLAIN_CALL, spilled
     assert len({e["id"] for e in spilled}) == len(spilled), spilled
     assert "not fully flushed" in s.log_text()
 
@@ -306,7 +321,8 @@ def test_shutdown_during_outage_spills_and_next_start_replays_once(ua, pg, outag
     s.start()
     wait_stored(ua, s)
     evs = assert_stored_exactly_once(s, cid, PLAIN_CALL)
-    assert sorted(i for i, _, _ in evs) == sorted(e["id"] for e in spilled if e["call_id"] == cid)
+    # Every spilled event of the call is stored, and nothing else.
+    assert sorted(i for i, _, _, _ in evs) == sorted(e["id"] for e in spilled if e["call_id"] == cid)
     (n, distinct), = s.query("SELECT count(*), count(DISTINCT id) FROM events")
     assert int(n) == int(distinct) == len(spilled), (n, distinct)
     assert "replaying spilled events" in s.log_text()
