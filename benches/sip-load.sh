@@ -109,6 +109,7 @@ cat >"$H/helpline.toml" <<CFG
 udp = "127.0.0.1:$HELPLINE_PORT"
 tcp = "127.0.0.1:$HELPLINE_PORT"
 support_numbers = ["$NUMBER"]
+transfer_allow = ["+4420794609XX"]
 max_calls = 100000
 [http]
 listen = "127.0.0.1:0"
@@ -117,6 +118,10 @@ url = "sqlite://$H/helpline.db"
 spill_dir = "$H/spill"
 queue_bound = 1000000
 [paths]
+dialplans = "$ROOT/dialplans"
+prompts = "$ROOT/dialplans/prompts"
+queues = "$ROOT/config/queues.toml"
+agents = "$ROOT/config/agents.toml"
 users = "$ROOT/config/users.toml"
 CFG
 "$HELPLINE" --config "$H/helpline.toml" serve >"$OUT/helpline.log" 2>&1 &

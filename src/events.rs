@@ -42,6 +42,35 @@ pub enum Event {
         state: String,
         status: Option<u16>,
     },
+    /// One step of the caller's path through the IVR (node entered, digits, choice, timeout…).
+    #[serde(rename = "ivr.step")]
+    IvrStep {
+        node: String,
+        #[serde(flatten)]
+        step: crate::ivr::engine::IvrEventKind,
+    },
+    /// The IVR put the call in a queue.
+    #[serde(rename = "call.queued")]
+    CallQueued {
+        queue: String,
+        skills: std::collections::BTreeMap<String, u8>,
+        priority: u8,
+        language: String,
+        ticket: Option<String>,
+        tags: Vec<String>,
+    },
+    /// The caller asked to be called back instead of waiting.
+    #[serde(rename = "call.callback_requested")]
+    CallbackRequested { queue: String, number: String },
+    /// The post-call survey score (1–5).
+    #[serde(rename = "call.survey")]
+    Survey { score: u8, ticket: Option<String> },
+    /// A voicemail-style message was recorded.
+    #[serde(rename = "call.voicemail")]
+    Voicemail {
+        path: String,
+        ticket: Option<String>,
+    },
     /// A SIP phone registered, refreshed or removed a binding.
     #[serde(rename = "sip.registration")]
     Registration {
@@ -52,14 +81,28 @@ pub enum Event {
 }
 
 impl Event {
+    /// The stored kind (the serde tag), independent of any field that happens to be named `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::CallArrived { .. } => "call.arrived",
+            Event::CallAnswered {} => "call.answered",
+            Event::CallHold { .. } => "call.hold",
+            Event::CallEnded { .. } => "call.ended",
+            Event::CallRejected { .. } => "call.rejected",
+            Event::LegState { .. } => "leg.state",
+            Event::IvrStep { .. } => "ivr.step",
+            Event::CallQueued { .. } => "call.queued",
+            Event::CallbackRequested { .. } => "call.callback_requested",
+            Event::Survey { .. } => "call.survey",
+            Event::Voicemail { .. } => "call.voicemail",
+            Event::Registration { .. } => "sip.registration",
+        }
+    }
+
     /// Stamp the event with a fresh unique id, its call and the wall-clock time.
     pub fn record(&self, call_id: Option<&str>, at_ms: i64) -> EventRecord {
         let payload = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        let kind = payload
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("unknown")
-            .to_string();
+        let kind = self.kind().to_string();
         EventRecord {
             id: uuid::Uuid::new_v4().to_string(),
             call_id: call_id.map(str::to_string),
@@ -93,5 +136,18 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
         assert_eq!(v["cause"], "caller_hangup");
         assert_ne!(e.record(None, 0).id, r.id, "ids are unique");
+        let step = Event::IvrStep {
+            node: "check_vip".into(),
+            step: crate::ivr::engine::IvrEventKind::LookupNotFound {
+                kind: crate::ivr::crm::LookupKind::Caller,
+            },
+        };
+        let r = step.record(Some("c1"), 1);
+        assert_eq!(r.kind, "ivr.step");
+        let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+        assert_eq!(
+            (v["kind"].as_str(), v["lookup"].as_str()),
+            (Some("ivr.step"), Some("caller"))
+        );
     }
 }

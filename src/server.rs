@@ -35,16 +35,22 @@ pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
 
 /// Check every dialplan against the prompts on disk, the routing config and the allow-list.
 fn check_dialplans(settings: &Settings, acd: &crate::acd::config::AcdConfig) -> Vec<Diagnostic> {
-    use crate::ivr::check::{check_dir, CheckContext};
-    let prompts = match crate::ivr::prompts::PromptSet::from_dir(&settings.paths.prompts) {
-        Ok(p) => p,
-        Err(e) => {
-            return vec![Diagnostic::file(
+    load_dialplans(settings, acd).err().unwrap_or_default()
+}
+
+/// Load (and check) the dialplans as a versioned set.
+fn load_dialplans(
+    settings: &Settings,
+    acd: &crate::acd::config::AcdConfig,
+) -> Result<crate::ivr::set::DialplanSet, Vec<Diagnostic>> {
+    use crate::ivr::check::CheckContext;
+    let prompts =
+        crate::ivr::prompts::PromptSet::from_dir(&settings.paths.prompts).map_err(|e| {
+            vec![Diagnostic::file(
                 &settings.paths.prompts,
                 format!("cannot read the prompt folder: {e}; set [paths] prompts"),
             )]
-        }
-    };
+        })?;
     let transfer_allow =
         crate::ivr::pattern::AllowList::parse(&settings.sip.transfer_allow).unwrap_or_default();
     let cx = CheckContext {
@@ -53,7 +59,49 @@ fn check_dialplans(settings: &Settings, acd: &crate::acd::config::AcdConfig) -> 
         skills: acd.skills.iter().map(|s| s.name.clone()).collect(),
         transfer_allow,
     };
-    check_dir(&settings.paths.dialplans, &cx)
+    crate::ivr::set::DialplanSet::load(&settings.paths.dialplans, &cx, 1)
+}
+
+/// The RTP engine, the prompts in memory, the dialplans and the CRM lookup for the IVR path.
+fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
+    let acd =
+        crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
+            .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+    let plans = load_dialplans(settings, &acd.config)
+        .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+    let (prompts, bad) = crate::media::PromptLibrary::load_dir(&settings.paths.prompts, "en")
+        .map_err(|e| anyhow::anyhow!("prompts: {e}"))?;
+    for e in &bad {
+        tracing::warn!(error = %e, "prompt not loaded");
+    }
+    let advertised: std::net::IpAddr = settings
+        .media
+        .advertised_address
+        .as_deref()
+        .unwrap_or(&settings.sip.advertised_host)
+        .parse()
+        .context("[media] advertised_address (or [sip] advertised_host) must be an IP address")?;
+    let bind_ip = if settings.sip.udp.ip().is_unspecified() {
+        settings.sip.udp.ip()
+    } else {
+        advertised
+    };
+    let media = crate::media::MediaEngine::start(crate::media::EngineConfig {
+        bind_ip,
+        advertised_ip: Some(advertised),
+        port_min: settings.media.rtp_port_min,
+        port_max: settings.media.rtp_port_max,
+        media_timeout: Duration::from_secs(settings.media.media_timeout_secs.max(1)),
+        ..Default::default()
+    })
+    .context("starting the media engine")?;
+    Ok(crate::call::IvrParts {
+        media,
+        prompts: Arc::new(prompts),
+        dialplans: Arc::new(crate::ivr::set::LiveDialplans::new(plans)),
+        // The built-in CRM arrives with the CRM issue; until then no caller is known.
+        crm: Arc::new(crate::ivr::crm::FixtureCrm::default()),
+    })
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -102,7 +150,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .sip_registrations_active
         .set(registrar.binding_count() as i64);
 
-    let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone());
+    let ivr = ivr_parts(&settings)?;
+    let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
     let sink = Arc::new(StoreRegistrations {
         store: store.clone(),
     });

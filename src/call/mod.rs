@@ -5,6 +5,8 @@
 
 mod bridge;
 mod identity;
+mod ivr_call;
+mod media_map;
 mod ports;
 mod session;
 
@@ -23,6 +25,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+/// What the IVR path needs: the RTP engine, prompts in memory, the live dialplans and a CRM.
+pub struct IvrParts {
+    pub media: crate::media::MediaEngine,
+    pub prompts: Arc<crate::media::PromptLibrary>,
+    pub dialplans: Arc<crate::ivr::set::LiveDialplans>,
+    pub crm: Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>,
+}
+
 /// Admits calls and owns the table of calls in progress.
 pub struct CallManager {
     settings: Arc<Settings>,
@@ -35,13 +45,18 @@ pub struct CallManager {
     media_ip: IpAddr,
     /// A handle to ourselves for the per-call tasks.
     this: Weak<CallManager>,
+    ivr: Option<IvrParts>,
+    prompts: Arc<crate::media::PromptLibrary>,
+    crm: Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>,
 }
 
 impl CallManager {
+    /// `ivr`: None runs signalling only (every support number answered and held until BYE).
     pub fn new(
         settings: Arc<Settings>,
         metrics: Arc<Metrics>,
         events: StoreHandle,
+        ivr: Option<IvrParts>,
     ) -> Arc<CallManager> {
         let media_ip = settings
             .media
@@ -50,8 +65,22 @@ impl CallManager {
             .unwrap_or(&settings.sip.advertised_host)
             .parse()
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let prompts = ivr.as_ref().map_or_else(
+            || Arc::new(crate::media::PromptLibrary::new("en")),
+            |p| p.prompts.clone(),
+        );
+        let crm = ivr.as_ref().map_or_else(
+            || {
+                Arc::new(crate::ivr::crm::FixtureCrm::default())
+                    as Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>
+            },
+            |p| p.crm.clone(),
+        );
         Arc::new_cyclic(|this| CallManager {
             this: this.clone(),
+            ivr,
+            prompts,
+            crm,
             ports: ports::PortPool::new(settings.media.rtp_port_min, settings.media.rtp_port_max),
             settings,
             metrics,
@@ -161,6 +190,13 @@ impl CallSink for CallManager {
         if let Some(line) = direct {
             return self.direct_line(call, line, caller, called, asserted);
         }
+        if let Some(route) = self
+            .ivr
+            .as_ref()
+            .and_then(|p| p.dialplans.current().route(&called))
+        {
+            return self.ivr_call(call, route, caller, called, asserted);
+        }
         let offer = std::str::from_utf8(&call.invite.body)
             .ok()
             .and_then(|t| SessionDescription::parse(t).ok());
@@ -202,18 +238,29 @@ impl CallSink for CallManager {
             };
             tokio::spawn(ctx.run(rx));
         }
-        let sdp: bytes::Bytes = sdp.to_string().into();
-        let delay = Duration::from_millis(sip.answer_after_ms);
+        self.answer(call.leg, sdp.to_string().into(), tx)
+    }
+}
+
+impl CallManager {
+    /// Answer now, or ring for `answer_after_ms` first (a CANCEL meanwhile wins).
+    fn answer(
+        &self,
+        leg: LegRef,
+        sdp: bytes::Bytes,
+        events: tokio::sync::mpsc::UnboundedSender<(LegRef, crate::sip::leg::LegEvent)>,
+    ) -> Admission {
+        let delay = Duration::from_millis(self.settings.sip.answer_after_ms);
         match (delay.is_zero(), self.endpoint.get()) {
             (false, Some(ep)) => {
-                let (ep, leg) = (ep.clone(), call.leg);
+                let ep = ep.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     ep.command(leg.shard, Command::Answer(leg.leg, sdp));
                 });
-                Admission::Ring { events: tx }
+                Admission::Ring { events }
             }
-            _ => Admission::Answer { sdp, events: tx },
+            _ => Admission::Answer { sdp, events },
         }
     }
 }
@@ -283,5 +330,87 @@ fn cause_label(cause: &str) -> &'static str {
         "no_answer" => "no_answer",
         "no_ack" => "no_ack",
         _ => "failed",
+    }
+}
+
+impl CallManager {
+    /// Answer with our RTP session and run the caller through the dialplan (see [`ivr_call`]).
+    fn ivr_call(
+        &self,
+        call: IncomingCall,
+        route: crate::ivr::set::Route,
+        caller: String,
+        called: String,
+        asserted: bool,
+    ) -> Admission {
+        use crate::ivr::engine::{CallContext, CrmState, Session as Ivr};
+        let (Some(parts), Some(manager), Ok(call_id)) = (
+            self.ivr.as_ref(),
+            self.this.upgrade(),
+            call.invite.call_id().map(str::to_string),
+        ) else {
+            return Admission::Reject {
+                status: 500,
+                headers: vec![],
+            };
+        };
+        let opts = crate::media::SessionOptions {
+            label: call_id.clone(),
+            ..Default::default()
+        };
+        let (media, media_rx) = match parts.media.open(opts) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(call_id = %call_id, error = %e, "no RTP session for the call");
+                return self.reject(&call, 503, caller, called);
+            }
+        };
+        let local_addr = media.local_addr();
+        let local = LocalMedia::new(local_addr.ip(), local_addr.port());
+        let Some((sdp, neg)) = media_map::answer_offer(&call.invite.body, &local) else {
+            media.close();
+            return self.reject(&call, 488, caller, called);
+        };
+        tracing::debug!(call_id = %call_id, media = ?neg, "negotiated");
+        media.set_remote(neg);
+        let ctx = CallContext {
+            caller: caller.clone(),
+            called: called.clone(),
+            crm: CrmState::NotAsked,
+        };
+        let Some(ivr) = Ivr::from_route(route, ctx) else {
+            media.close();
+            return self.reject(&call, 500, caller, called);
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.metrics.calls_active.inc();
+        self.calls.insert(call_id.clone(), call.leg);
+        tracing::info!(call_id = %call_id, %caller, %called, plan = ivr.plan_version(), "call arrived for the IVR");
+        self.record(
+            &call_id,
+            Event::CallArrived {
+                caller,
+                called,
+                transport: call.from.transport.via_token(),
+                asserted,
+            },
+        );
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = ivr_call::IvrCall {
+            call_id,
+            leg: call.leg,
+            local,
+            media,
+            ivr,
+            manager,
+            plays: Default::default(),
+            pending: Default::default(),
+            hung_up_by_us: None,
+            queued: None,
+            recording_until: None,
+            held: false,
+        };
+        tokio::spawn(task.run(rx, media_rx));
+        self.answer(call.leg, sdp.into(), tx)
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 /// What a lookup searches by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LookupKind {
     /// The caller's own number (caller ID) → contact.
     Caller,

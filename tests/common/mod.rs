@@ -94,11 +94,11 @@ impl Server {
         let cfg = format!(
             "[sip]\nudp = \"127.0.0.1:{port}\"\ntcp = \"127.0.0.1:{port}\"\ndomain = \"helpline.test\"\n\
              support_numbers = [\"+442079460000\", \"+18005550100\", \"+442079460999\"]\n\
-             trusted_trunks = [\"127.0.0.2/32\"]\nt1_ms = 100\ndrain_timeout_secs = 2\n{extra_sip}\n\
+             trusted_trunks = [\"127.0.0.2/32\"]\ntransfer_allow = [\"+4420794609XX\"]\nt1_ms = 100\ndrain_timeout_secs = 2\n{extra_sip}\n\
              [http]\nlisten = \"127.0.0.1:{http_port}\"\n\
              [database]\nurl = \"{db_url}\"\nspill_dir = \"{spill}\"\n\
              [media]\nrtp_ports = [{rtp_lo}, {rtp_hi}]\n\
-             [paths]\ndialplans = \"{repo}/dialplans\"\nprompts = \"{repo}/prompts\"\nqueues = \"{repo}/config/queues.toml\"\nusers = \"{repo}/tests/fixtures/users.toml\"\n",
+             [paths]\ndialplans = \"{repo}/dialplans\"\nprompts = \"{repo}/dialplans/prompts\"\nqueues = \"{repo}/config/queues.toml\"\nagents = \"{repo}/config/agents.toml\"\nusers = \"{repo}/tests/fixtures/users.toml\"\n",
             spill = dir.join("spill").display(),
             rtp_hi = rtp_lo + 199,
             repo = repo().display(),

@@ -40,7 +40,8 @@ def create_pg_database():
 class Server:
     """A running helpline process with its own config, database and log."""
 
-    def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra=""):
+    def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra="",
+                 dialplans=None):
         """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
         `database_extra`: more `key = value` lines for the `[database]` section."""
         self.tmp = pathlib.Path(tmp)
@@ -62,6 +63,7 @@ class Server:
             "t1_ms": "100",
             "drain_timeout_secs": "3",
             "registration_min_expires": "1",
+            "transfer_allow": '["+4420794609XX"]',
         }
         for line in sip_extra.splitlines():
             if "=" in line:
@@ -80,8 +82,8 @@ spill_dir = "{self.tmp}/spill"
 [media]
 rtp_ports = [{rtp}, {rtp + 399}]
 [paths]
-dialplans = "{REPO}/dialplans"
-prompts = "{REPO}/prompts"
+dialplans = "{dialplans or REPO / 'dialplans'}"
+prompts = "{REPO}/dialplans/prompts"
 queues = "{REPO}/config/queues.toml"
 agents = "{REPO}/config/agents.toml"
 users = "{REPO}/tests/fixtures/users.toml"
@@ -182,10 +184,10 @@ def make_server(tmp_path):
     """Start extra servers with custom [sip] settings: make_server(backend, sip_extra)."""
     started = []
 
-    def make(backend="sqlite", sip_extra="", subdir=None):
+    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None):
         d = tmp_path / (subdir or f"s{len(started)}")
         d.mkdir(exist_ok=True)
-        s = Server(d, backend, sip_extra).start()
+        s = Server(d, backend, sip_extra, dialplans=dialplans).start()
         started.append(s)
         return s
     yield make

@@ -29,6 +29,9 @@ class Endpoint:
         cfg.logConfig.level = log_level
         cfg.logConfig.consoleLevel = log_level
         cfg.medConfig.noVad = True
+        # Narrowband conference bridge: recordings are 8 kHz like the prompts they are compared to.
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
         cfg.medConfig.ecTailLen = 0
         self.ep.libInit(cfg)
         tc = pj.TransportConfig()

@@ -24,8 +24,11 @@ def caller(ua):
 
 
 def events_of(server, call_id, n=1, timeout=10):
+    """The call's `call.*` events (IVR steps left out), once its end is stored."""
+    server.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call_id}' AND kind = 'call.ended'", 1, timeout)
     rows = server.wait_rows(
-        f"SELECT kind, payload FROM events WHERE call_id = '{call_id}' ORDER BY at_ms, seq", n, timeout)
+        f"SELECT kind, payload FROM events WHERE call_id = '{call_id}' AND kind LIKE 'call.%' ORDER BY at_ms, seq",
+        n, timeout)
     return [(k, json.loads(p)) for k, p in rows]
 
 

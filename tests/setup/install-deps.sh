@@ -17,6 +17,7 @@ fi
 py_missing=()
 python3 -c 'import pjsua2' 2>/dev/null || py_missing+=(pjsua2-python)
 python3 -c 'import pytest' 2>/dev/null || py_missing+=(pytest)
+python3 -c 'import numpy' 2>/dev/null || py_missing+=(numpy)     # audio checks (correlation, tones)
 if [ ${#py_missing[@]} -gt 0 ]; then
   echo "install-deps: pip install ${py_missing[*]}"
   python3 -m pip install -q --disable-pip-version-check "${py_missing[@]}"

@@ -122,9 +122,11 @@ pub struct IvrEvent {
     pub kind: IvrEventKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
 pub enum IvrEventKind {
     NodeEntered {
+        #[serde(rename = "node_kind")]
         kind: &'static str,
     },
     /// A menu choice that leads on.
@@ -161,12 +163,15 @@ pub enum IvrEventKind {
         lang: String,
     },
     LookupFound {
+        #[serde(rename = "lookup")]
         kind: LookupKind,
     },
     LookupNotFound {
+        #[serde(rename = "lookup")]
         kind: LookupKind,
     },
     LookupUnavailable {
+        #[serde(rename = "lookup")]
         kind: LookupKind,
     },
     TicketTagged {

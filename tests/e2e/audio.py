@@ -1,0 +1,40 @@
+"""Audio checks on what a PJSIP caller recorded: find a prompt by normalised cross-correlation,
+measure a tone's frequency. Recordings and prompts are 8 kHz mono 16-bit WAV."""
+import wave
+
+import numpy as np
+
+
+def read_wav(path):
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, f"{path}: not 16-bit"
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+        if w.getnchannels() > 1:
+            data = data.reshape(-1, w.getnchannels()).mean(axis=1)
+        return data, w.getframerate()
+
+
+def best_match(recording, prompt):
+    """Peak normalised cross-correlation (0..1) of `prompt` anywhere inside `recording`."""
+    rec, r1 = read_wav(recording)
+    ref, r2 = read_wav(prompt)
+    assert r1 == r2 == 8000, (r1, r2)
+    ref = ref[: 8000 * 3]  # the first three seconds are plenty to identify a prompt
+    if len(rec) < len(ref):
+        return 0.0
+    n = 1 << int(np.ceil(np.log2(len(rec) + len(ref))))
+    corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)[: len(rec) - len(ref) + 1]
+    # Energy of each recording window the prompt is compared with.
+    c = np.concatenate(([0.0], np.cumsum(rec * rec)))
+    win = c[len(ref):] - c[: len(rec) - len(ref) + 1]
+    denom = np.sqrt(np.maximum(win, 1e-9) * float(np.dot(ref, ref)))
+    return float(np.max(np.abs(corr) / denom))
+
+
+def tone_power(recording, freq, rate=8000):
+    """Fraction of the recording's energy within ±20 Hz of `freq`."""
+    x, r = read_wav(recording)
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / r)
+    band = (f > freq - 20) & (f < freq + 20)
+    return float(spec[band].sum() / max(spec.sum(), 1e-9))
