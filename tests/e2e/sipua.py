@@ -25,7 +25,7 @@ class Endpoint:
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
-        cfg.uaConfig.maxCalls = 64
+        cfg.uaConfig.maxCalls = 32  # PJSUA_MAX_CALLS in the wheel's build
         cfg.logConfig.level = log_level
         cfg.logConfig.consoleLevel = log_level
         cfg.medConfig.noVad = True
@@ -47,6 +47,15 @@ class Endpoint:
             prio = 255 if c.codecId.startswith(("PCMU/", "PCMA/")) else 0
             self.ep.codecSetPriority(c.codecId, prio)
         self.udp_port = int(self.ep.transportGetInfo(self.udp).localName.rsplit(":", 1)[1])
+        self._callers = {}
+
+    def caller(self, uri, transport="udp"):
+        """A non-registering caller account, made once per URI and transport: PJSIP allows
+        only a handful of accounts per process (PJSUA_MAX_ACC)."""
+        key = (uri, transport)
+        if key not in self._callers:
+            self._callers[key] = Account(self, uri, transport=transport)
+        return self._callers[key]
 
     def pump(self, seconds):
         end = time.monotonic() + seconds

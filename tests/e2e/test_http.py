@@ -45,7 +45,7 @@ def test_wrong_password_is_refused_and_repeated_failures_are_throttled(server):
 
 def test_over_capacity_new_calls_get_503_with_retry_after(ua, make_server):
     s = make_server("sqlite", "max_calls = 1\nretry_after_secs = 7")
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     first = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}")
     ua.wait(lambda: first.state == "CONFIRMED")
     second = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}")
@@ -63,13 +63,15 @@ def test_over_capacity_new_calls_get_503_with_retry_after(ua, make_server):
 
 
 def test_healthz_and_metrics_count_what_happened(ua, server):
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{SUPPORT}@{server.sip_uri_host}")
     ua.wait(lambda: call.state == "CONFIRMED")
     status, body, _ = server.http("/healthz")
     assert status == 200 and json.loads(body)["calls_active"] == 1
     call.hangup()
     ua.wait(lambda: call.state == "DISCONNECTED")
+    # PJSIP reports DISCONNECTED as it sends the BYE; wait for the server to have taken it.
+    ua.wait(lambda: json.loads(server.http("/healthz")[1])["calls_active"] == 0, what="call ended")
     status, text, headers = server.http("/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     def value(pattern):

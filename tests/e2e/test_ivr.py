@@ -43,7 +43,7 @@ def open_server(make_server, tmp_path):
 
 
 def test_spanish_network_outage_queues_with_skills_and_caller_hears_spanish(ua, open_server, tmp_path):
-    caller = Account(ua, "sip:+447700900123@127.0.0.1")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
     rec = tmp_path / "heard.wav"
     call = caller.call(f"sip:{SUPPORT}@{open_server.sip_uri_host}", record=str(rec), play=VOICE)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
@@ -71,7 +71,7 @@ def test_spanish_network_outage_queues_with_skills_and_caller_hears_spanish(ua, 
 
 
 def test_repeated_digits_arrive_once_each_in_order(ua, open_server):
-    caller = Account(ua, "sip:+447700900123@127.0.0.1")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
     call = caller.call(f"sip:{SUPPORT}@{open_server.sip_uri_host}", play=VOICE)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
     ua.pump(0.5)
@@ -90,7 +90,7 @@ def test_repeated_digits_arrive_once_each_in_order(ua, open_server):
 
 
 def test_invalid_digit_gets_retry_then_fallback(ua, open_server):
-    caller = Account(ua, "sip:+447700900123@127.0.0.1")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
     call = caller.call(f"sip:{SUPPORT}@{open_server.sip_uri_host}", play=VOICE)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
     ua.pump(0.5)
@@ -107,7 +107,7 @@ def test_invalid_digit_gets_retry_then_fallback(ua, open_server):
 
 def test_out_of_hours_caller_gets_the_closed_message(ua, make_server, tmp_path):
     s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, False))
-    caller = Account(ua, "sip:+447700900123@127.0.0.1")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
     rec = tmp_path / "closed.wav"
     call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", record=str(rec), play=VOICE)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)

@@ -40,7 +40,7 @@ def register_agent(ua, server, auto_answer=None):
 
 def test_registered_agent_phone_is_rung_and_answers(ua, direct_server):
     phone = register_agent(ua, direct_server, auto_answer=180)
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{DIRECT}@{direct_server.sip_uri_host}")
     ua.wait(lambda: phone.incoming, what="agent phone rings")
     ua.wait(lambda: call.state == "EARLY", what="caller hears ringing")
@@ -55,12 +55,11 @@ def test_registered_agent_phone_is_rung_and_answers(ua, direct_server):
     direct_server.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{cid}' AND kind = 'call.ended'", 1)
     assert leg_states(direct_server, cid)[:3] == ["calling", "ringing", "answered"]
     phone.shutdown()
-    caller.shutdown()
 
 
 def test_caller_cancel_stops_the_agent_phone_ringing(ua, direct_server):
     phone = register_agent(ua, direct_server, auto_answer=180)
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{DIRECT}@{direct_server.sip_uri_host}")
     ua.wait(lambda: phone.incoming and phone.incoming[0].state == "EARLY", what="agent phone rings")
     call.hangup()  # CANCEL before the answer
@@ -74,15 +73,13 @@ def test_caller_cancel_stops_the_agent_phone_ringing(ua, direct_server):
         f"SELECT payload FROM events WHERE call_id = '{cid}' AND kind = 'call.ended'", 1)
     assert json.loads(rows[0][0])["cause"] == "cancelled"
     phone.shutdown()
-    caller.shutdown()
 
 
 def test_unregistered_agent_gets_caller_480(ua, direct_server):
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{DIRECT}@{direct_server.sip_uri_host}")
     ua.wait(lambda: call.state == "DISCONNECTED")
     assert call.last_code == 480
-    caller.shutdown()
 
 
 KAMAILIO_CFG = REPO / "tests" / "fixtures" / "kamailio-trunk.cfg"
@@ -117,7 +114,7 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
              f'username = "helpline", password = "trunk-secret" }}]')
     server = make_server("sqlite", trunk + "\n" +
                          f'direct = [{{ number = "{EXTERNAL}", trunk = "provider", dial = "+15551230000" }}]')
-    caller = Account(ua, "sip:+442079461111@127.0.0.1")
+    caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{EXTERNAL}@{server.sip_uri_host}")
     ua.wait(lambda: call.state == "CONFIRMED", what="answered through the trunk")
     assert callee.incoming and callee.incoming[0].state == "CONFIRMED"
@@ -127,7 +124,6 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
     assert "challenging INVITE" in log and "INVITE authenticated for helpline" in log, log
     states = leg_states(server, call.cid)
     assert states[0] == "calling" and "answered" in states, states
-    caller.shutdown()
 
 
 def test_outbound_registration_to_a_trunk_answers_the_401(ua, make_server, challenging_trunk):

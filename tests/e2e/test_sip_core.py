@@ -18,9 +18,8 @@ SUPPORT = "+442079460000"
 
 @pytest.fixture
 def caller(ua):
-    acc = Account(ua, "sip:+442079461111@127.0.0.1")
+    acc = ua.caller("sip:+442079461111@127.0.0.1")
     yield acc
-    acc.shutdown()
 
 
 def events_of(server, call_id, n=1, timeout=10):
@@ -56,7 +55,7 @@ def test_call_answered_held_resumed_and_hung_up_by_caller(ua, server, caller):
 
 
 def test_call_over_tcp_and_national_number_format(ua, server):
-    tcp_caller = Account(ua, "sip:+442079462222@127.0.0.1", transport="tcp")
+    tcp_caller = ua.caller("sip:+442079462222@127.0.0.1", transport="tcp")
     call = tcp_caller.call(f"sip:02079460000@{server.sip_uri_host};transport=tcp")
     ua.wait(lambda: call.state == "CONFIRMED", what="answered over TCP")
     call.hold()
@@ -66,7 +65,6 @@ def test_call_over_tcp_and_national_number_format(ua, server):
     cid = call.cid
     evs = events_of(server, cid, 4)
     assert evs[0][1]["transport"] == "TCP" and evs[0][1]["called"] == SUPPORT
-    tcp_caller.shutdown()
 
 
 def test_server_hangs_up_on_shutdown_after_drain_and_refuses_new_calls(ua, make_server, caller):

@@ -118,7 +118,6 @@ def outage_server(request, pg, tmp_path):
 def caller(ua):
     acc = Account(ua, f"sip:{CALLER}@127.0.0.1")
     yield acc
-    acc.shutdown()
 
 
 # --- helpers --------------------------------------------------------------------------------
