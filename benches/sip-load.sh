@@ -25,6 +25,7 @@ SOCKETS=${SOCKETS:-4}
 KAMAILIO_PORT=${KAMAILIO_PORT:-5070}
 NUMBER=${NUMBER:-+442079460999}
 HELPLINE_PORT=${HELPLINE_PORT:-5080}
+HELPLINE_HTTP_PORT=${HELPLINE_HTTP_PORT:-8089}
 CONCURRENT=${CONCURRENT:-10000}
 HELPLINE=$ROOT/target/release/helpline
 OUT=${OUT:-$ROOT/target/bench}
@@ -112,7 +113,7 @@ support_numbers = ["$NUMBER"]
 transfer_allow = ["+4420794609XX"]
 max_calls = 100000
 [http]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:$HELPLINE_HTTP_PORT"
 [database]
 url = "sqlite://$H/helpline.db"
 spill_dir = "$H/spill"
@@ -136,7 +137,17 @@ echo "== helpline: $CONCURRENT concurrent dialogs held 10 s on $NUMBER (no media
     --concurrent "$CONCURRENT" --rate 2000 --hold 10 --server-pid "$HL_PID" \
     --json-file "$OUT/helpline-concurrent.json" | tee "$OUT/helpline-concurrent.txt"
 
-# Stop helpline gracefully (it flushes the event store), then count what was stored.
+# Let the event writer catch up (nothing queued, nothing spilled), stop helpline, count.
+python3 - "$HELPLINE_HTTP_PORT" <<'EOF'
+import json, sys, time, urllib.request
+deadline = time.time() + 600
+while time.time() < deadline:
+    h = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz"))
+    if h["store_queue"] == 0:
+        break
+    time.sleep(1)
+print(f"event writer caught up: {h}")
+EOF
 kill -TERM "$HL_PID"; wait "$HL_PID" 2>/dev/null || true
 python3 - "$H/helpline.db" "$OUT/helpline.json" "$OUT/helpline-concurrent.json" <<'EOF'
 import json, sqlite3, sys

@@ -104,7 +104,9 @@ impl Event {
         let payload = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         let kind = self.kind().to_string();
         EventRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (UUIDv7): the unique index on ids grows at its end instead of being
+            // written at random places, which keeps inserts cheap at thousands of events/s.
+            id: uuid::Uuid::now_v7().to_string(),
             call_id: call_id.map(str::to_string),
             kind,
             at_ms,

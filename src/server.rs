@@ -35,13 +35,14 @@ pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
 
 /// Check every dialplan against the prompts on disk, the routing config and the allow-list.
 fn check_dialplans(settings: &Settings, acd: &crate::acd::config::AcdConfig) -> Vec<Diagnostic> {
-    load_dialplans(settings, acd).err().unwrap_or_default()
+    load_dialplans(settings, acd, 1).err().unwrap_or_default()
 }
 
 /// Load (and check) the dialplans as a versioned set.
 fn load_dialplans(
     settings: &Settings,
     acd: &crate::acd::config::AcdConfig,
+    version: u64,
 ) -> Result<crate::ivr::set::DialplanSet, Vec<Diagnostic>> {
     use crate::ivr::check::CheckContext;
     let prompts =
@@ -59,7 +60,46 @@ fn load_dialplans(
         skills: acd.skills.iter().map(|s| s.name.clone()).collect(),
         transfer_allow,
     };
-    crate::ivr::set::DialplanSet::load(&settings.paths.dialplans, &cx, 1)
+    crate::ivr::set::DialplanSet::load(&settings.paths.dialplans, &cx, version)
+}
+
+/// Live reload: on SIGHUP the dialplans are loaded and checked again; new calls take the new set,
+/// calls in the IVR finish on theirs. A set that fails the check is refused whole, logged with
+/// `file:line:column` and counted (`helpline_config_reload_errors_total{kind="dialplan"}`).
+fn spawn_reload_on_sighup(
+    settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+    live: Arc<crate::ivr::set::LiveDialplans>,
+) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let result = crate::acd::config::load_files(
+                &settings.paths.queues,
+                settings.paths.agents.as_deref(),
+            )
+            .and_then(|acd| {
+                load_dialplans(&settings, &acd.config, live.next_version())
+                    .map(|set| live.install(Ok(set)))
+            });
+            match result {
+                Ok(Ok(version)) => tracing::info!(version, "dialplans reloaded"),
+                Ok(Err(diags)) | Err(diags) => {
+                    metrics
+                        .config_reload_errors
+                        .with_label_values(&["dialplan"])
+                        .inc();
+                    for d in &diags {
+                        tracing::error!(problem = %d, "dialplan reload refused; the running plans stay");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The RTP engine, the prompts in memory, the dialplans and the CRM lookup for the IVR path.
@@ -67,7 +107,7 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
     let acd =
         crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
-    let plans = load_dialplans(settings, &acd.config)
+    let plans = load_dialplans(settings, &acd.config, 1)
         .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
     let (prompts, bad) = crate::media::PromptLibrary::load_dir(&settings.paths.prompts, "en")
         .map_err(|e| anyhow::anyhow!("prompts: {e}"))?;
@@ -151,6 +191,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .set(registrar.binding_count() as i64);
 
     let ivr = ivr_parts(&settings)?;
+    spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
     let sink = Arc::new(StoreRegistrations {
         store: store.clone(),
