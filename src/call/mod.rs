@@ -122,6 +122,30 @@ impl CallManager {
         self.events.append(event.record(Some(call_id), now_ms()));
     }
 
+    /// A call takes its place: counted, listed for shutdown, and its arrival recorded.
+    fn admitted(
+        &self,
+        call: &IncomingCall,
+        call_id: &str,
+        caller: String,
+        called: String,
+        asserted: bool,
+    ) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.metrics.calls_active.inc();
+        self.calls.insert(call_id.to_string(), call.leg);
+        let transport = call.from.transport.via_token();
+        self.record(
+            call_id,
+            Event::CallArrived {
+                caller,
+                called,
+                transport,
+                asserted,
+            },
+        );
+    }
+
     /// A call is over: record why and release its place.
     fn finish_call(&self, call_id: &str, cause: &str) {
         tracing::info!(call_id = %call_id, cause, "call ended");
@@ -215,19 +239,8 @@ impl CallSink for CallManager {
                 headers: vec![],
             };
         };
-        self.active.fetch_add(1, Ordering::SeqCst);
-        self.metrics.calls_active.inc();
-        self.calls.insert(call_id.clone(), call.leg);
         tracing::info!(call_id = %call_id, %caller, %called, codec = media.codec.name(), "call arrived");
-        self.record(
-            &call_id,
-            Event::CallArrived {
-                caller,
-                called,
-                transport: call.from.transport.via_token(),
-                asserted,
-            },
-        );
+        self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if let Some(manager) = self.this.upgrade() {
             let ctx = session::Session {
@@ -287,19 +300,8 @@ impl CallManager {
                 headers: vec![],
             };
         };
-        self.active.fetch_add(1, Ordering::SeqCst);
-        self.metrics.calls_active.inc();
-        self.calls.insert(call_id.clone(), call.leg);
         tracing::info!(call_id = %call_id, %caller, %called, "direct-line call arrived");
-        self.record(
-            &call_id,
-            Event::CallArrived {
-                caller: caller.clone(),
-                called,
-                transport: call.from.transport.via_token(),
-                asserted,
-            },
-        );
+        self.admitted(&call, &call_id, caller.clone(), called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let b = bridge::Bridge {
             call_id,
@@ -382,19 +384,8 @@ impl CallManager {
             media.close();
             return self.reject(&call, 500, caller, called);
         };
-        self.active.fetch_add(1, Ordering::SeqCst);
-        self.metrics.calls_active.inc();
-        self.calls.insert(call_id.clone(), call.leg);
         tracing::info!(call_id = %call_id, %caller, %called, plan = ivr.plan_version(), "call arrived for the IVR");
-        self.record(
-            &call_id,
-            Event::CallArrived {
-                caller,
-                called,
-                transport: call.from.transport.via_token(),
-                asserted,
-            },
-        );
+        self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = ivr_call::IvrCall {
             call_id,
