@@ -71,6 +71,14 @@ pub enum Event {
         path: String,
         ticket: Option<String>,
     },
+    /// An agent's routing state changed (persisted so it survives a restart).
+    #[serde(rename = "agent.state_changed")]
+    AgentState {
+        agent: String,
+        state: String,
+        reason: Option<String>,
+        call: Option<String>,
+    },
     /// A SIP phone registered, refreshed or removed a binding.
     #[serde(rename = "sip.registration")]
     Registration {
@@ -96,6 +104,7 @@ impl Event {
             Event::Survey { .. } => "call.survey",
             Event::Voicemail { .. } => "call.voicemail",
             Event::Registration { .. } => "sip.registration",
+            Event::AgentState { .. } => "agent.state_changed",
         }
     }
 

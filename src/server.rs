@@ -141,6 +141,7 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
         dialplans: Arc::new(crate::ivr::set::LiveDialplans::new(plans)),
         // The built-in CRM arrives with the CRM issue; until then no caller is known.
         crm: Arc::new(crate::ivr::crm::FixtureCrm::default()),
+        router: None,
     })
 }
 
@@ -190,11 +191,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .sip_registrations_active
         .set(registrar.binding_count() as i64);
 
-    let ivr = ivr_parts(&settings)?;
+    let mut ivr = ivr_parts(&settings)?;
+    let acd =
+        crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
+            .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+    let router = crate::call::routing::spawn(acd.config, events.clone());
+    ivr.router = Some(router.clone());
     spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
+    // Agents whose phones are registered are in routing (logged in, ready).
+    for b in &restored {
+        router.send(crate::acd::router::Input::AgentLogin {
+            agent: crate::call::routing::agent_id(&b.aor),
+            ready: true,
+        });
+    }
     let sink = Arc::new(StoreRegistrations {
         store: store.clone(),
+        router: router.clone(),
     });
     let ep = endpoint::start(
         settings.clone(),
@@ -315,10 +329,23 @@ impl CredentialLookup for DirectoryCredentials {
 /// Keeps registrar bindings in the database so they survive a restart.
 struct StoreRegistrations {
     store: Store,
+    router: crate::call::routing::RouterHandle,
 }
 
 impl RegistrationSink for StoreRegistrations {
     fn changed(&self, changes: Vec<BindingChange>) {
+        use crate::acd::router::Input;
+        for c in &changes {
+            match c {
+                BindingChange::Upsert(b) => self.router.send(Input::AgentLogin {
+                    agent: crate::call::routing::agent_id(&b.aor),
+                    ready: true,
+                }),
+                BindingChange::Remove { aor, .. } => self.router.send(Input::AgentDisconnected {
+                    agent: crate::call::routing::agent_id(aor),
+                }),
+            }
+        }
         let store = self.store.clone();
         tokio::spawn(async move {
             for c in changes {

@@ -8,6 +8,7 @@ mod identity;
 mod ivr_call;
 mod media_map;
 mod ports;
+pub mod routing;
 mod session;
 
 pub use identity::{caller_identity, dialled_number};
@@ -31,6 +32,8 @@ pub struct IvrParts {
     pub prompts: Arc<crate::media::PromptLibrary>,
     pub dialplans: Arc<crate::ivr::set::LiveDialplans>,
     pub crm: Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>,
+    /// Where queued calls go to be offered to agents.
+    pub router: Option<routing::RouterHandle>,
 }
 
 /// Admits calls and owns the table of calls in progress.
@@ -385,6 +388,7 @@ impl CallManager {
             return self.reject(&call, 500, caller, called);
         };
         tracing::info!(call_id = %call_id, %caller, %called, plan = ivr.plan_version(), "call arrived for the IVR");
+        let caller_id = caller.clone();
         self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = ivr_call::IvrCall {
@@ -400,6 +404,9 @@ impl CallManager {
             queued: None,
             recording_until: None,
             held: false,
+            cues: None,
+            agent: None,
+            caller: caller_id,
         };
         tokio::spawn(task.run(rx, media_rx));
         self.answer(call.leg, sdp.into(), tx)

@@ -98,7 +98,7 @@ impl Server {
              [http]\nlisten = \"127.0.0.1:{http_port}\"\n\
              [database]\nurl = \"{db_url}\"\nspill_dir = \"{spill}\"\n\
              [media]\nrtp_ports = [{rtp_lo}, {rtp_hi}]\n\
-             [paths]\ndialplans = \"{repo}/dialplans\"\nprompts = \"{repo}/dialplans/prompts\"\nqueues = \"{repo}/config/queues.toml\"\nagents = \"{repo}/config/agents.toml\"\nusers = \"{repo}/tests/fixtures/users.toml\"\n",
+             [paths]\ndialplans = \"{repo}/dialplans\"\nprompts = \"{repo}/dialplans/prompts\"\nqueues = \"{repo}/config/queues.toml\"\nagents = \"{repo}/tests/fixtures/agents.toml\"\nusers = \"{repo}/tests/fixtures/users.toml\"\n",
             spill = dir.join("spill").display(),
             rtp_hi = rtp_lo + 199,
             repo = repo().display(),

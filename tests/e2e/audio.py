@@ -1,11 +1,20 @@
 """Audio checks on what a PJSIP caller recorded: find a prompt by normalised cross-correlation,
 measure a tone's frequency. Recordings and prompts are 8 kHz mono 16-bit WAV."""
+import struct
 import wave
 
 import numpy as np
 
 
 def read_wav(path):
+    raw = open(path, "rb").read()
+    if raw[4:8] == b"\0\0\0\0":
+        # A recorder still open has not written its sizes yet: take the samples after `data`.
+        fmt = raw.find(b"fmt ")
+        channels, rate = struct.unpack_from("<HI", raw, fmt + 10)
+        data = raw.find(b"data")
+        x = np.frombuffer(raw[data + 8:][: (len(raw) - data - 8) // 2 * 2], dtype="<i2").astype(np.float64)
+        return (x.reshape(-1, channels).mean(axis=1) if channels > 1 else x), rate
     with wave.open(str(path), "rb") as w:
         assert w.getsampwidth() == 2, f"{path}: not 16-bit"
         data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
@@ -31,9 +40,12 @@ def best_match(recording, prompt):
     return float(np.max(np.abs(corr) / denom))
 
 
-def tone_power(recording, freq, rate=8000):
-    """Fraction of the recording's energy within ±20 Hz of `freq`."""
+def tone_power(recording, freq, last_seconds=None):
+    """Fraction of the recording's energy within ±20 Hz of `freq` (in its last seconds only,
+    when given)."""
     x, r = read_wav(recording)
+    if last_seconds:
+        x = x[-int(last_seconds * r):]
     spec = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / r)
     band = (f > freq - 20) & (f < freq + 20)

@@ -85,7 +85,7 @@ rtp_ports = [{rtp}, {rtp + 399}]
 dialplans = "{dialplans or REPO / 'dialplans'}"
 prompts = "{REPO}/dialplans/prompts"
 queues = "{REPO}/config/queues.toml"
-agents = "{REPO}/config/agents.toml"
+agents = "{REPO}/tests/fixtures/agents.toml"
 users = "{REPO}/tests/fixtures/users.toml"
 """)
         self.log_path = self.tmp / "server.log"

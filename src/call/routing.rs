@@ -1,0 +1,139 @@
+//! The I/O edge around the sans-IO router (`crate::acd`): one task owns the `Router`, feeds it
+//! what calls and agents report, wakes it at its deadlines, and hands its decisions to the calls
+//! they concern (offer this call to that agent, stop ringing). Agent state changes become events.
+
+use crate::acd::config::AcdConfig;
+use crate::acd::router::{Action, Input, QueuedCall, Router};
+use crate::acd::types::{AgentId, CallId};
+use crate::events::{now_ms, Event};
+use crate::store::StoreHandle;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// What the router asks of one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cue {
+    /// Ring this agent for at most `ring` (the router withdraws the offer after that).
+    Offer { agent: String, ring: Duration },
+    /// Stop ringing this agent (offer withdrawn, or the agent was taken away).
+    StopRinging { agent: String },
+}
+
+enum Msg {
+    Queue(QueuedCall, UnboundedSender<Cue>),
+    Input(Input),
+}
+
+/// Cheap handle for calls and the registrar.
+#[derive(Clone)]
+pub struct RouterHandle {
+    tx: UnboundedSender<Msg>,
+}
+
+impl RouterHandle {
+    /// Queue a call; the router's cues for it arrive on the returned channel.
+    pub fn queue(&self, call: QueuedCall) -> UnboundedReceiver<Cue> {
+        let (tx, rx) = unbounded_channel();
+        let _ = self.tx.send(Msg::Queue(call, tx));
+        rx
+    }
+
+    pub fn send(&self, input: Input) {
+        let _ = self.tx.send(Msg::Input(input));
+    }
+}
+
+/// Start the routing task.
+pub fn spawn(config: AcdConfig, events: StoreHandle) -> RouterHandle {
+    let (tx, mut rx) = unbounded_channel::<Msg>();
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let now = || start.elapsed().as_millis() as u64;
+        let mut router = Router::new(config);
+        let mut calls: HashMap<CallId, UnboundedSender<Cue>> = HashMap::new();
+        loop {
+            let deadline = router
+                .next_deadline()
+                .map(|ms| tokio::time::Instant::from_std(start + Duration::from_millis(ms)));
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    let input = match msg {
+                        Msg::Queue(call, cues) => {
+                            calls.insert(call.call.clone(), cues);
+                            Input::CallQueued(call)
+                        }
+                        Msg::Input(i) => i,
+                    };
+                    if let Input::CallEnded { call } | Input::CallAbandoned { call } = &input {
+                        calls.remove(call);
+                    }
+                    if let Err(e) = router.handle(now(), input) {
+                        tracing::debug!(error = ?e, "router refused an input");
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))), if deadline.is_some() => {
+                    router.tick(now());
+                }
+            }
+            for action in router.drain_actions() {
+                dispatch(action, &calls, &events);
+            }
+        }
+    });
+    RouterHandle { tx }
+}
+
+fn dispatch(action: Action, calls: &HashMap<CallId, UnboundedSender<Cue>>, events: &StoreHandle) {
+    let cue = |call: &CallId, cue: Cue| {
+        if let Some(tx) = calls.get(call) {
+            let _ = tx.send(cue);
+        }
+    };
+    match action {
+        Action::Offer {
+            call,
+            agents,
+            ring_ms,
+            explanation,
+        } => {
+            tracing::info!(call_id = %call, ?agents, why = ?explanation, "offer");
+            for a in agents {
+                cue(
+                    &call,
+                    Cue::Offer {
+                        agent: a.to_string(),
+                        ring: Duration::from_millis(ring_ms),
+                    },
+                );
+            }
+        }
+        Action::StopRinging { call, agent, .. } => cue(
+            &call,
+            Cue::StopRinging {
+                agent: agent.to_string(),
+            },
+        ),
+        Action::AgentStateChanged {
+            agent,
+            state,
+            reason,
+            call,
+        } => {
+            let ev = Event::AgentState {
+                agent: agent.to_string(),
+                state: format!("{state:?}").to_lowercase(),
+                reason,
+                call: call.map(|c| c.to_string()),
+            };
+            events.append(ev.record(None, now_ms()));
+        }
+        other => tracing::debug!(action = ?other, "router action not acted on yet"),
+    }
+}
+
+/// The router's id for an agent (the SIP/HTTP username).
+pub fn agent_id(username: &str) -> AgentId {
+    AgentId::from(username)
+}

@@ -1,0 +1,61 @@
+"""The thin end-to-end call (issues 5 and 6): a PJSIP caller goes through the IVR, is queued
+with the skills of its choices, the router offers it to the registered agent who has them, the
+agent's PJSIP desk phone rings and answers, and caller and agent hear each other (a tone the
+agent plays is found in the caller's recording). Hanging up ends the agent's leg."""
+import json
+import math
+import struct
+import wave
+
+from sipua import Account
+from audio import tone_power
+from test_ivr import plan_with_hours, VOICE
+
+SUPPORT = "+442079460000"
+
+
+def write_tone(path, freq=1000.0, seconds=20):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * n / 8000)))
+                               for n in range(8000 * seconds)))
+
+
+def test_queued_caller_is_offered_to_the_skilled_agent_and_they_talk(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    tone = tmp_path / "tone.wav"
+    write_tone(tone)
+    phone = Account(ua, "sip:agent1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                    username="agent1", password="agent1-pw", auto_answer=180)
+    ua.wait(lambda: 200 in phone.reg_codes, what="agent phone registered")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
+    rec = tmp_path / "caller-heard.wav"
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, record=str(rec))
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")   # English
+    ua.pump(1.0)
+    call.dtmf("3")   # network outage → information prompt → queue "network"
+    ua.wait(lambda: phone.incoming, timeout=25, what="the agent's phone rings")
+    ringing = phone.incoming[-1]
+    ringing.play(str(tone))
+    ua.wait(lambda: ringing.state == "EARLY")
+    phone.answer(ringing, 200)
+    ua.wait(lambda: ringing.state == "CONFIRMED", what="agent answered")
+    ua.pump(3.0)
+    call.stop_recording()
+    call.hangup()
+    ua.wait(lambda: ringing.state == "DISCONNECTED", what="agent leg ended when the caller hung up")
+    assert tone_power(rec, 1000, last_seconds=2) > 0.3, "the agent's 1 kHz tone is what the caller hears"
+    s.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' AND kind = 'call.ended'", 1)
+    rows = s.query(f"SELECT kind, payload FROM events WHERE call_id = '{call.cid}' ORDER BY seq")
+    kinds = [k for k, _ in rows]
+    assert "call.queued" in kinds
+    legs = [json.loads(p)["state"] for k, p in rows if k == "leg.state"]
+    assert legs[:3] == ["calling", "ringing", "answered"], legs
+    states = [json.loads(p)["state"] for (p,) in s.query(
+        "SELECT payload FROM events WHERE kind = 'agent.state_changed' ORDER BY seq")]
+    assert states, "agent state changes are stored"
+    phone.shutdown()
