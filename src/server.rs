@@ -195,16 +195,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let acd =
         crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
-    let router = crate::call::routing::spawn(acd.config, events.clone());
+    let stored_states = store.agent_states().await.unwrap_or_default();
+    let router = crate::call::routing::spawn(
+        acd.config,
+        events.clone(),
+        crate::call::routing::records(&stored_states),
+    );
     ivr.router = Some(router.clone());
     spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
     // Agents whose phones are registered are in routing (logged in, ready).
     for b in &restored {
-        router.send(crate::acd::router::Input::AgentLogin {
-            agent: crate::call::routing::agent_id(&b.aor),
-            ready: true,
-        });
+        phone_seen(&router, &b.aor);
     }
     let sink = Arc::new(StoreRegistrations {
         store: store.clone(),
@@ -337,10 +339,7 @@ impl RegistrationSink for StoreRegistrations {
         use crate::acd::router::Input;
         for c in &changes {
             match c {
-                BindingChange::Upsert(b) => self.router.send(Input::AgentLogin {
-                    agent: crate::call::routing::agent_id(&b.aor),
-                    ready: true,
-                }),
+                BindingChange::Upsert(b) => phone_seen(&self.router, &b.aor),
                 BindingChange::Remove { aor, .. } => self.router.send(Input::AgentDisconnected {
                     agent: crate::call::routing::agent_id(aor),
                 }),
@@ -361,6 +360,18 @@ impl RegistrationSink for StoreRegistrations {
             }
         });
     }
+}
+
+/// An agent's phone is registered: log them in ready if they were not in routing, and mark
+/// them connected (an agent restored as not ready stays not ready).
+fn phone_seen(router: &crate::call::routing::RouterHandle, aor: &str) {
+    use crate::acd::router::Input;
+    let agent = crate::call::routing::agent_id(aor);
+    router.send(Input::AgentLogin {
+        agent: agent.clone(),
+        ready: true,
+    });
+    router.send(Input::AgentConnected { agent });
 }
 
 fn to_stored(b: &Binding) -> store::Binding {

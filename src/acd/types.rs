@@ -154,6 +154,22 @@ pub enum AgentStatus {
 }
 
 impl AgentStatus {
+    /// All states, for parsing names back.
+    pub const ALL: [AgentStatus; 7] = [
+        AgentStatus::LoggedOut,
+        AgentStatus::Available,
+        AgentStatus::Ringing,
+        AgentStatus::OnCall,
+        AgentStatus::WrapUp,
+        AgentStatus::NotReady,
+        AgentStatus::Reserved,
+    ];
+
+    /// The state named by [`AgentStatus::name`].
+    pub fn parse(name: &str) -> Option<AgentStatus> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AgentStatus::LoggedOut => "logged-out",

@@ -52,6 +52,8 @@ pub(super) struct IvrCall {
     pub agent: Option<AgentLeg>,
     /// The caller's identity, for the From of the agent leg.
     pub caller: String,
+    /// The agent has hung up (what follows is the survey).
+    pub after_agent: bool,
 }
 
 /// The outgoing leg to an agent's phone, with its own RTP session next to the caller's.
@@ -259,7 +261,11 @@ impl IvrCall {
                 self.hangup("transfer_unavailable");
             }
             Action::SurveyResult { score, ticket } => self.record(Event::Survey { score, ticket }),
-            Action::Hangup { .. } => self.hangup("ivr_hangup"),
+            Action::Hangup { .. } => self.hangup(if self.after_agent {
+                "agent_hangup"
+            } else {
+                "ivr_hangup"
+            }),
             Action::Event(e) => self.record(Event::IvrStep {
                 node: e.node,
                 step: e.kind,
@@ -471,10 +477,13 @@ impl IvrCall {
                     status: None,
                 });
                 if was_answered {
-                    // The agent hung up: the call is over for the caller too.
+                    // The agent hung up: the caller goes on to the survey, if the entry has one
+                    // (the IVR hangs up otherwise).
                     self.tell_router(RouterInput::CallEnded { call });
                     self.cues = None;
-                    self.hangup("agent_hangup");
+                    self.media.unbridge();
+                    self.after_agent = true;
+                    self.step(Input::AgentHungUp);
                 }
             }
             _ => {}

@@ -407,6 +407,7 @@ impl CallManager {
             cues: None,
             agent: None,
             caller: caller_id,
+            after_agent: false,
         };
         tokio::spawn(task.run(rx, media_rx));
         self.answer(call.leg, sdp.into(), tx)

@@ -3,7 +3,7 @@
 //! they concern (offer this call to that agent, stop ringing). Agent state changes become events.
 
 use crate::acd::config::AcdConfig;
-use crate::acd::router::{Action, Input, QueuedCall, Router};
+use crate::acd::router::{Action, AgentStateRecord, Input, QueuedCall, Router};
 use crate::acd::types::{AgentId, CallId};
 use crate::events::{now_ms, Event};
 use crate::store::StoreHandle;
@@ -44,13 +44,26 @@ impl RouterHandle {
     }
 }
 
-/// Start the routing task.
-pub fn spawn(config: AcdConfig, events: StoreHandle) -> RouterHandle {
+/// Start the routing task. `restore`: agent states stored before a restart (an agent who was
+/// not ready is still not ready; everyone counts as disconnected until their phone or browser
+/// is seen again, after the configured grace period).
+pub fn spawn(
+    config: AcdConfig,
+    events: StoreHandle,
+    restore: Vec<AgentStateRecord>,
+) -> RouterHandle {
     let (tx, mut rx) = unbounded_channel::<Msg>();
     tokio::spawn(async move {
         let start = Instant::now();
         let now = || start.elapsed().as_millis() as u64;
         let mut router = Router::new(config);
+        let unknown = router.restore(now(), &restore);
+        if !unknown.is_empty() {
+            tracing::info!(
+                ?unknown,
+                "stored agent states for agents no longer configured; ignored"
+            );
+        }
         let mut calls: HashMap<CallId, UnboundedSender<Cue>> = HashMap::new();
         loop {
             let deadline = router
@@ -123,7 +136,7 @@ fn dispatch(action: Action, calls: &HashMap<CallId, UnboundedSender<Cue>>, event
         } => {
             let ev = Event::AgentState {
                 agent: agent.to_string(),
-                state: format!("{state:?}").to_lowercase(),
+                state: state.name().to_string(),
                 reason,
                 call: call.map(|c| c.to_string()),
             };
@@ -131,6 +144,20 @@ fn dispatch(action: Action, calls: &HashMap<CallId, UnboundedSender<Cue>>, event
         }
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }
+}
+
+/// Stored agent states as the router's restore records (unreadable rows are skipped).
+pub fn records(stored: &[crate::store::AgentState]) -> Vec<AgentStateRecord> {
+    stored
+        .iter()
+        .filter_map(|s| {
+            Some(AgentStateRecord {
+                agent: AgentId::from(s.agent_id.as_str()),
+                state: crate::acd::types::AgentStatus::parse(&s.state)?,
+                reason: s.reason.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The router's id for an agent (the SIP/HTTP username).

@@ -59,3 +59,29 @@ def test_queued_caller_is_offered_to_the_skilled_agent_and_they_talk(ua, make_se
         "SELECT payload FROM events WHERE kind = 'agent.state_changed' ORDER BY seq")]
     assert states, "agent state changes are stored"
     phone.shutdown()
+
+
+def test_after_the_agent_hangs_up_the_caller_rates_the_call(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    phone = Account(ua, "sip:agent1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                    username="agent1", password="agent1-pw", auto_answer=200)
+    ua.wait(lambda: 200 in phone.reg_codes, what="agent phone registered")
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE)
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")
+    ua.pump(1.0)
+    call.dtmf("2")   # hardware → queue "hardware"
+    ua.wait(lambda: phone.incoming and phone.incoming[-1].state == "CONFIRMED", timeout=25,
+            what="agent answered")
+    ua.pump(1.0)
+    phone.incoming[-1].hangup()          # the agent ends the call
+    ua.pump(1.5)                         # the survey prompt starts
+    call.dtmf("4")
+    ua.wait(lambda: call.state == "DISCONNECTED", timeout=20, what="goodbye after the survey")
+    rows = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{call.cid}' AND kind = 'call.survey'", 1)
+    assert json.loads(rows[0][0])["score"] == 4
+    ended = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{call.cid}' AND kind = 'call.ended'", 1)
+    assert json.loads(ended[0][0])["cause"] == "agent_hangup"
+    phone.shutdown()
