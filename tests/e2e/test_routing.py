@@ -85,3 +85,49 @@ def test_after_the_agent_hangs_up_the_caller_rates_the_call(ua, make_server, tmp
     ended = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{call.cid}' AND kind = 'call.ended'", 1)
     assert json.loads(ended[0][0])["cause"] == "agent_hangup"
     phone.shutdown()
+
+
+def registered(ua, server, user, auto_answer):
+    phone = Account(ua, f"sip:{user}@helpline.test", registrar=f"sip:{server.sip_uri_host}",
+                    username=user, password=f"{user}-pw", auto_answer=auto_answer)
+    ua.wait(lambda: 200 in phone.reg_codes, what=f"{user} registered")
+    return phone
+
+
+def queue_for_hardware(ua, server):
+    call = ua.caller("sip:+447700900123@127.0.0.1").call(f"sip:{SUPPORT}@{server.sip_uri_host}", play=VOICE)
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")
+    ua.pump(1.0)
+    call.dtmf("2")   # hardware
+    return call
+
+
+def test_caller_hanging_up_while_the_agent_rings_stops_the_ringing(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    p1 = registered(ua, s, "agent1", 180)
+    call = queue_for_hardware(ua, s)
+    ua.wait(lambda: p1.incoming and p1.incoming[-1].state == "EARLY", timeout=25, what="agent rings")
+    call.hangup()
+    ua.wait(lambda: p1.incoming[-1].state == "DISCONNECTED", timeout=5, what="ringing stopped")
+    assert p1.incoming[-1].last_code == 487
+    p1.shutdown()
+
+
+def test_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    p1 = registered(ua, s, "agent1", 180)          # rings, never answers
+    call = queue_for_hardware(ua, s)
+    ua.wait(lambda: p1.incoming and p1.incoming[-1].state == "EARLY", timeout=25, what="agent1 rings")
+    p2 = registered(ua, s, "agent2", 200)          # free now, answers at once
+    ua.wait(lambda: p1.incoming[-1].state == "DISCONNECTED", timeout=40, what="offer withdrawn (RONA)")
+    ua.wait(lambda: p2.incoming and p2.incoming[-1].state == "CONFIRMED", timeout=20,
+            what="the call goes to agent2, who answers")
+    states = [json.loads(p) for (p,) in s.wait_rows(
+        "SELECT payload FROM events WHERE kind = 'agent.state_changed' AND payload LIKE '%missed%'", 1)]
+    assert states[0]["agent"] == "agent1" and states[0]["state"] == "not-ready", states
+    call.hangup()
+    ua.wait(lambda: p2.incoming[-1].state == "DISCONNECTED")
+    p1.shutdown()
+    p2.shutdown()
