@@ -205,6 +205,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
     // Agents whose phones are registered are in routing (logged in, ready).
+    tracing::info!(
+        bindings = restored.len(),
+        agent_states = stored_states.len(),
+        "restored from the database"
+    );
     for b in &restored {
         phone_seen(&router, &b.aor);
     }

@@ -131,3 +131,28 @@ def test_unanswered_offer_goes_to_the_next_agent_and_the_first_is_not_ready(ua, 
     ua.wait(lambda: p2.incoming[-1].state == "DISCONNECTED")
     p1.shutdown()
     p2.shutdown()
+
+
+def test_a_not_ready_agent_is_still_not_ready_after_a_restart(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    p1 = registered(ua, s, "agent1", 180)          # rings, never answers → not ready (missed)
+    call = queue_for_hardware(ua, s)
+    ua.wait(lambda: p1.incoming and p1.incoming[-1].state == "EARLY", timeout=25, what="agent1 rings")
+    ua.wait(lambda: p1.incoming[-1].state == "DISCONNECTED", timeout=40, what="offer withdrawn (RONA)")
+    call.hangup()
+    ua.wait(lambda: call.state == "DISCONNECTED")
+    s.wait_rows("SELECT 1 FROM agent_state WHERE agent_id = 'agent1' AND state = 'not-ready'", 1)
+    s.stop()
+    s.start()                                       # same database: bindings and agent states
+    call2 = queue_for_hardware(ua, s)
+    ua.wait(lambda: s.query(f"SELECT 1 FROM events WHERE call_id = '{call2.cid}' AND kind = 'call.queued'"),
+            timeout=30, what="second call queued")
+    ua.pump(8.0)                                    # agent1's phone is registered and qualifies
+    assert len(p1.incoming) == 1, "agent1, not ready before the restart, must not be offered a call after it"
+    p2 = registered(ua, s, "agent2", 200)
+    ua.wait(lambda: p2.incoming and p2.incoming[-1].state == "CONFIRMED", timeout=25,
+            what="the waiting call goes to the ready agent")
+    call2.hangup()
+    ua.wait(lambda: p2.incoming[-1].state == "DISCONNECTED")
+    p1.shutdown()
+    p2.shutdown()
