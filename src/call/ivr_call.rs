@@ -14,8 +14,7 @@ use crate::ivr::engine::{Action, Input, Now, PlayId, QueueRequest, Session as Iv
 use crate::media::{MediaEvent, MediaSession, RecordingMode};
 use crate::sip::endpoint::{Command, LegRef};
 use crate::sip::leg::OutgoingCall;
-use crate::sip::leg::{EndCause, EndedBy, LegEvent};
-use crate::sip::message::{Method, Response};
+use crate::sip::leg::{EndedBy, LegEvent};
 use crate::sip::message::{NameAddr, Uri};
 use crate::sip::sdp_negotiate::LocalMedia;
 use std::collections::{HashMap, VecDeque};
@@ -91,24 +90,13 @@ impl IvrCall {
                         }
                         LegEvent::ReInvite { sdp } => self.reinvite(leg, sdp),
                         LegEvent::Request { tx, request } => {
-                            let status = if matches!(request.method, Method::Options | Method::Info) { 200 } else { 405 };
-                            let mut resp = Response::for_request(&request, status, "");
-                            if status == 405 {
-                                resp.headers.set("allow", crate::sip::endpoint::ALLOW);
-                            }
-                            self.command(Command::Respond(tx, resp));
+                            self.command(Command::Respond(tx, super::in_dialog_response(&request)));
                         }
                         LegEvent::Ended { by, cause } => {
                             if by == EndedBy::Remote {
                                 self.step(Input::CallerHungUp);
                             }
-                            break match (self.hung_up_by_us, by, cause) {
-                                (Some(why), _, _) => why,
-                                (None, EndedBy::Remote, EndCause::Bye) => "caller_hangup",
-                                (None, EndedBy::Local, EndCause::Bye) => "server_hangup",
-                                (None, _, EndCause::AckTimeout) => "no_ack",
-                                _ => "failed",
-                            };
+                            break self.hung_up_by_us.unwrap_or_else(|| super::end_cause(by, cause));
                         }
                         LegEvent::Cancelled => break "cancelled",
                         _ => {}

@@ -319,6 +319,29 @@ impl CallManager {
     }
 }
 
+/// Our answer to a request inside a call: OPTIONS and INFO are acknowledged, anything else is
+/// not served here (405 with Allow).
+fn in_dialog_response(request: &crate::sip::message::Request) -> crate::sip::message::Response {
+    use crate::sip::message::{Method, Response};
+    let ok = matches!(request.method, Method::Options | Method::Info);
+    let mut resp = Response::for_request(request, if ok { 200 } else { 405 }, "");
+    if !ok {
+        resp.headers.set("allow", crate::sip::endpoint::ALLOW);
+    }
+    resp
+}
+
+/// The stored end cause of a call whose caller leg ended on its own (not by our hangup).
+fn end_cause(by: crate::sip::leg::EndedBy, cause: crate::sip::leg::EndCause) -> &'static str {
+    use crate::sip::leg::{EndCause, EndedBy};
+    match (by, cause) {
+        (EndedBy::Remote, EndCause::Bye) => "caller_hangup",
+        (EndedBy::Local, EndCause::Bye) => "server_hangup",
+        (_, EndCause::AckTimeout) => "no_ack",
+        (_, EndCause::DialogGone) | (_, EndCause::TransportError) => "failed",
+    }
+}
+
 /// Unix time in seconds.
 fn unix_secs() -> u64 {
     std::time::SystemTime::now()

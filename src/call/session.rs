@@ -3,8 +3,7 @@
 use super::CallManager;
 use crate::events::Event;
 use crate::sip::endpoint::{Command, LegRef};
-use crate::sip::leg::{EndCause, EndedBy, LegEvent};
-use crate::sip::message::{Method, Response};
+use crate::sip::leg::LegEvent;
 use crate::sip::sdp::SessionDescription;
 use crate::sip::sdp_negotiate::{answer, LocalMedia};
 use std::sync::Arc;
@@ -48,12 +47,7 @@ impl Session {
                     }
                 }
                 LegEvent::Ended { by, cause: why } => {
-                    cause = match (by, why) {
-                        (EndedBy::Remote, EndCause::Bye) => "caller_hangup",
-                        (EndedBy::Local, EndCause::Bye) => "server_hangup",
-                        (_, EndCause::AckTimeout) => "no_ack",
-                        (_, EndCause::DialogGone) | (_, EndCause::TransportError) => "failed",
-                    };
+                    cause = super::end_cause(by, why);
                     break;
                 }
                 LegEvent::Cancelled => {
@@ -61,16 +55,10 @@ impl Session {
                     break;
                 }
                 LegEvent::Request { tx, request } => {
-                    // In-dialog OPTIONS/INFO are acknowledged; anything else is not served here.
-                    let status = match request.method {
-                        Method::Options | Method::Info => 200,
-                        _ => 405,
-                    };
-                    let mut resp = Response::for_request(&request, status, "");
-                    if status == 405 {
-                        resp.headers.set("allow", crate::sip::endpoint::ALLOW);
-                    }
-                    self.command(leg, Command::Respond(tx, resp));
+                    self.command(
+                        leg,
+                        Command::Respond(tx, super::in_dialog_response(&request)),
+                    );
                 }
                 _ => {}
             }
