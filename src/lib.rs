@@ -4,6 +4,7 @@ pub mod acd;
 pub mod call;
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod diag;
 pub mod events;
 pub mod ivr;

@@ -15,6 +15,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub media: MediaSettings,
     pub paths: PathSettings,
+    pub crm: CrmSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +175,7 @@ pub(crate) struct RawSettings {
     pub database: RawDatabase,
     pub media: RawMedia,
     pub paths: RawPaths,
+    pub crm: CrmSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,6 +340,92 @@ impl Default for RawPaths {
             queues: "config/queues.toml".into(),
             agents: Some("config/agents.toml".into()),
             users: Some("config/users.toml".into()),
+        }
+    }
+}
+
+/// `[crm]`: where contacts and tickets come from, and the agent's wrap-up choices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmSettings {
+    /// `builtin` (our database) or `http` (an external CRM, see `[crm.http]`).
+    pub provider: String,
+    /// A pop not ready within this long goes out marked "CRM unavailable".
+    pub pop_timeout_ms: u64,
+    /// Callers who called within this many days are flagged as repeat callers.
+    pub repeat_days: u32,
+    /// First-contact resolution: no repeat call about the ticket within this many days.
+    pub fcr_days: u32,
+    /// Wrap-up disposition codes the agent chooses from.
+    pub dispositions: Vec<Disposition>,
+    /// Reasons an agent may give for not-ready.
+    pub not_ready_reasons: Vec<String>,
+    pub http: Option<CrmHttpSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Disposition {
+    pub code: String,
+    pub label: String,
+}
+
+/// `[crm.http]`: an external CRM spoken to over HTTP/JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmHttpSettings {
+    /// e.g. `http://crm.internal:9000`
+    pub base_url: String,
+    pub timeout_ms: u64,
+    /// Extra attempts after a failed lookup (outcomes are retried from the outbox forever).
+    pub retries: u32,
+    /// Consecutive failures that open the circuit breaker…
+    pub breaker_failures: u32,
+    /// …and how long it stays open before one trial request.
+    pub breaker_cooldown_ms: u64,
+    /// Environment variable holding a bearer token, if the CRM wants one.
+    pub token_env: Option<String>,
+}
+
+impl Default for CrmHttpSettings {
+    fn default() -> Self {
+        CrmHttpSettings {
+            base_url: String::new(),
+            timeout_ms: 800,
+            retries: 1,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 10_000,
+            token_env: None,
+        }
+    }
+}
+
+impl Default for CrmSettings {
+    fn default() -> Self {
+        let d = |code: &str, label: &str| Disposition {
+            code: code.into(),
+            label: label.into(),
+        };
+        CrmSettings {
+            provider: "builtin".into(),
+            pop_timeout_ms: 300,
+            repeat_days: 7,
+            fcr_days: 7,
+            dispositions: vec![
+                d("resolved", "Resolved"),
+                d("information", "Information given"),
+                d("follow-up", "Follow-up needed"),
+                d("escalated", "Escalated"),
+                d("wrong-number", "Wrong number"),
+            ],
+            not_ready_reasons: vec![
+                "break".into(),
+                "lunch".into(),
+                "meeting".into(),
+                "training".into(),
+                "admin".into(),
+            ],
+            http: None,
         }
     }
 }

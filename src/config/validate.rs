@@ -52,6 +52,7 @@ pub(super) fn settings(
         database,
         media,
         paths,
+        crm,
     } = raw;
 
     let udp = c.addr(&sip.udp, "sip.udp");
@@ -231,6 +232,7 @@ pub(super) fn settings(
             agents: paths.agents.map(PathBuf::from),
             users: paths.users.map(PathBuf::from),
         },
+        crm,
     })
 }
 

@@ -10,6 +10,8 @@
 
 mod agents;
 mod backend;
+mod crm_read;
+mod crm_write;
 mod crypto;
 mod derive;
 mod error;
@@ -32,6 +34,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::AgentState;
 pub use backend::{Backend, PoolConfig};
+pub use crm_read::Page;
+pub use crm_write::{OutboxItem, SavedInteraction};
 pub use derive::{agent_state_event, AGENT_STATE_CHANGED, CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED};
 pub use error::{Result, StoreError};
 pub use events::{CallRow, StoredEvent};

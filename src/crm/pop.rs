@@ -1,0 +1,146 @@
+//! Building the screen-pop from what the CRM returned: which contact it is, ticket order, the
+//! repeat-caller flag. Pure: the I/O is in [`super::Crm`].
+
+use super::model::{Contact, InteractionSummary, Pop, PopStatus, Ticket};
+
+/// Open tickets: most urgent first, then newest.
+pub fn order_tickets(tickets: &mut [Ticket]) {
+    tickets.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(b.created_ms.cmp(&a.created_ms))
+            .then(a.number.cmp(&b.number))
+    });
+}
+
+/// A caller is a repeat caller when any of their calls arrived within `window_ms` before `now_ms`.
+pub fn is_repeat(interactions: &[InteractionSummary], now_ms: i64, window_ms: i64) -> bool {
+    interactions
+        .iter()
+        .any(|i| i.at_ms <= now_ms && now_ms - i.at_ms <= window_ms)
+}
+
+/// Which contact the pop is about: the one identified by account or ticket in the IVR, else the
+/// only number match. Several number matches and nothing else → none (the agent chooses).
+pub fn choose_contact(identified: Option<Contact>, matches: &[Contact]) -> Option<Contact> {
+    identified.or_else(|| match matches {
+        [only] => Some(only.clone()),
+        _ => None,
+    })
+}
+
+/// The status a pop reports.
+pub fn status(matches: &[Contact], contact: &Option<Contact>) -> PopStatus {
+    if contact.is_some() || !matches.is_empty() {
+        PopStatus::Ok
+    } else {
+        PopStatus::NotFound
+    }
+}
+
+/// An empty pop for when the CRM could not answer in time.
+pub fn unavailable(caller: &str, wait_secs: f64, ivr: super::model::IvrSummary) -> Pop {
+    Pop {
+        status: PopStatus::Unavailable,
+        caller: caller.to_string(),
+        matches: vec![],
+        contact: None,
+        tickets: vec![],
+        interactions: vec![],
+        ivr,
+        wait_secs,
+        articles: vec![],
+        repeat_caller: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crm::model::{Priority, TicketStatus};
+
+    fn t(n: &str, p: Priority, created: i64) -> Ticket {
+        Ticket {
+            id: n.into(),
+            number: n.into(),
+            contact_id: None,
+            subject: String::new(),
+            category: None,
+            status: TicketStatus::Open,
+            priority: p,
+            tier: 1,
+            owner: None,
+            sla_due_ms: None,
+            created_ms: created,
+            updated_ms: created,
+        }
+    }
+
+    #[test]
+    fn tickets_are_ordered_urgent_first_then_newest() {
+        let mut v = vec![
+            t("old-normal", Priority::Normal, 1),
+            t("new-normal", Priority::Normal, 9),
+            t("urgent", Priority::Urgent, 0),
+        ];
+        order_tickets(&mut v);
+        let n: Vec<_> = v.iter().map(|t| t.number.as_str()).collect();
+        assert_eq!(n, ["urgent", "new-normal", "old-normal"]);
+    }
+
+    fn call_at(ms: i64) -> InteractionSummary {
+        InteractionSummary {
+            id: String::new(),
+            call_id: String::new(),
+            at_ms: ms,
+            queue: None,
+            agent: None,
+            disposition: None,
+            resolution: None,
+            wait_secs: 0.0,
+            talk_secs: 0.0,
+            abandoned: false,
+            ticket_number: None,
+            survey_score: None,
+        }
+    }
+
+    #[test]
+    fn repeat_caller_only_within_the_window() {
+        let day = 86_400_000;
+        assert!(is_repeat(&[call_at(10 * day)], 16 * day, 7 * day));
+        assert!(!is_repeat(&[call_at(1 * day)], 16 * day, 7 * day));
+        assert!(!is_repeat(&[], 16 * day, 7 * day));
+    }
+
+    fn contact(id: &str) -> Contact {
+        Contact {
+            id: id.into(),
+            name: id.into(),
+            organisation: None,
+            phones: vec![],
+            email: None,
+            language: None,
+            tier: 1,
+            vip: false,
+            notes: None,
+            account: None,
+        }
+    }
+
+    #[test]
+    fn a_shared_number_leaves_the_choice_to_the_agent() {
+        let two = [contact("a"), contact("b")];
+        assert_eq!(choose_contact(None, &two), None);
+        assert_eq!(status(&two, &None), PopStatus::Ok);
+        assert_eq!(
+            choose_contact(Some(contact("b")), &two).map(|c| c.id),
+            Some("b".into())
+        );
+        assert_eq!(
+            choose_contact(None, &two[..1]).map(|c| c.id),
+            Some("a".into())
+        );
+        assert_eq!(status(&[], &None), PopStatus::NotFound);
+    }
+}

@@ -1,0 +1,147 @@
+// helpline reports: a period form, GET /api/reports/<name>?from&to&interval, a table and SVG charts
+// (chart.js). Report JSON: {columns:[name...], rows:[[...]...], chart:{kind, x, series:[name...]}|null}
+// (see "Report JSON" in CONTRACTS.md). Column names ending in _secs are seconds, in _ratio
+// fractions 0..1. The page state lives in the URL (?report=&from=&to=&interval=).
+'use strict';
+(function () {
+  const { el, $ } = H;
+  const REPORTS = [
+    ['volume', 'Call volume', 'Calls received, answered and abandoned per interval.', ['line', 'bar']],
+    ['by_queue', 'By queue', 'Speed of answer (ASA) and average handle time (AHT) per queue.', ['bar']],
+    ['by_call_type', 'By call type', 'Speed of answer and handle time per call type.', ['bar']],
+    ['by_source', 'By source', 'Where calls came from.', ['pie']],
+    ['service_level', 'Service level', 'Share of calls answered within the queue\u2019s threshold, per interval.', ['line']],
+    ['agents', 'Agents', 'Answered calls, talk and handle time, occupancy and not-ready time per agent.', []],
+    ['tickets', 'Tickets', 'First-contact resolution, time to resolve and survey scores.', []],
+    ['ivr_dropout', 'IVR drop-out', 'Callers who hung up in the IVR, by menu node.', ['bar']],
+  ];
+  const ACRONYM = { asa: 'ASA', aht: 'AHT', fcr: 'FCR', sl: 'SL', ivr: 'IVR', id: 'ID' };
+  let current = 'volume';
+  let seq = 0;
+
+  const isSecs = (c) => /_secs$/.test(c);
+  const isRatio = (c) => /_ratio$/.test(c);
+  function label(col) {
+    return String(col).replace(/_(secs|ratio)$/, '').split('_')
+      .map((w, i) => ACRONYM[w] || (i ? w : w.charAt(0).toUpperCase() + w.slice(1))).join(' ');
+  }
+  function fmtCell(col, v) {
+    if (v === null || v === undefined || v === '') return '\u2014';
+    if (typeof v !== 'number') return String(v);
+    if (isSecs(col)) return H.dur(v);
+    if (isRatio(col)) return H.pct(v, 1);
+    return v.toLocaleString(undefined, { maximumFractionDigits: 2 });
+  }
+  function axisFormat(cols) {
+    if (cols.length && cols.every(isSecs)) return (v) => H.dur(v);
+    if (cols.length && cols.every(isRatio)) return (v) => H.pct(v);
+    return (v) => (v === null || v === undefined ? '\u2014' : Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 }));
+  }
+
+  const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  function setRange(daysBack) {
+    const to = new Date();
+    if (daysBack === 1) to.setDate(to.getDate() - 1);
+    const from = new Date(to);
+    if (daysBack > 1) from.setDate(from.getDate() - (daysBack - 1));
+    $('#from').value = iso(from);
+    $('#to').value = iso(to);
+    $('#interval').value = daysBack > 1 ? 'day' : 'hour';
+  }
+
+  function query() {
+    return new URLSearchParams({ from: $('#from').value, to: $('#to').value, interval: $('#interval').value }).toString();
+  }
+
+  function buildNav() {
+    const nav = $('#report-nav');
+    for (const [name, title] of REPORTS) {
+      nav.appendChild(el('button', { type: 'button', 'data-report': name, 'data-testid': 'report-' + name, text: title,
+        on: { click: () => { current = name; run(); } } }));
+    }
+  }
+
+  async function run() {
+    const [name, title, desc, extraKinds] = REPORTS.find((r) => r[0] === current) || REPORTS[0];
+    for (const b of H.$$('#report-nav button')) b.setAttribute('aria-current', String(b.dataset.report === name));
+    const err = $('#report-error');
+    if (!$('#from').value || !$('#to').value) { err.textContent = 'Choose both dates'; return; }
+    if ($('#from').value > $('#to').value) { err.textContent = '\u201cFrom\u201d is after \u201cTo\u201d'; return; }
+    err.textContent = '';
+    const q = query();
+    history.replaceState(null, '', `/reports?report=${name}&${q}`);
+    const url = `/api/reports/${name}?${q}`;
+    H.setText($('#report-title'), title);
+    H.setText($('#report-desc'), `${desc} ${$('#from').value} to ${$('#to').value}.`);
+    const csv = $('#csv-link');
+    csv.href = url + '&format=csv';
+    csv.setAttribute('download', `${name}_${$('#from').value}_${$('#to').value}.csv`);
+    const out = $('#report-out');
+    out.classList.add('loading');
+    out.setAttribute('aria-busy', 'true');
+    const mine = ++seq;
+    let data;
+    try {
+      data = await H.api('GET', url);
+    } catch (e) {
+      if (mine !== seq) return;
+      if (e.status === 401) { location.href = '/'; return; }
+      out.classList.remove('loading'); out.removeAttribute('aria-busy');
+      H.clear($('#charts')); H.clear($('#report-table'));
+      err.textContent = 'Could not load the report: ' + e.message;
+      return;
+    }
+    if (mine !== seq) return; // a newer request is on its way
+    out.classList.remove('loading'); out.removeAttribute('aria-busy');
+    out.dataset.report = name;
+    renderTable(data);
+    renderCharts(data, title, extraKinds);
+    out.dataset.ready = String(mine);
+  }
+
+  function renderTable(data) {
+    const cols = data.columns || [];
+    const rows = data.rows || [];
+    const numeric = cols.map((_, i) => rows.some((r) => typeof r[i] === 'number'));
+    const t = H.clear($('#report-table'));
+    t.appendChild(el('thead', {}, el('tr', {}, cols.map((c, i) => el('th', { scope: 'col', class: numeric[i] ? 'num' : null, text: label(c), title: c })))));
+    const body = el('tbody', {});
+    for (const r of rows) body.appendChild(el('tr', { 'data-testid': 'report-row' }, cols.map((c, i) => el('td', { class: numeric[i] ? 'num' : null, text: fmtCell(c, r[i]) }))));
+    if (!rows.length) body.appendChild(el('tr', {}, el('td', { colspan: Math.max(1, cols.length), class: 'muted', text: 'No data for this period' })));
+    t.appendChild(body);
+  }
+
+  function renderCharts(data, title, extraKinds) {
+    const box = H.clear($('#charts'));
+    const spec = data.chart;
+    if (!spec || !spec.series || !spec.series.length) return;
+    const cols = data.columns || [];
+    const xi = cols.indexOf(spec.x);
+    const rows = data.rows || [];
+    const labels = rows.map((r) => (xi >= 0 ? r[xi] : ''));
+    const series = spec.series.map((name) => {
+      const i = cols.indexOf(name);
+      return { name: label(name), values: rows.map((r) => (i >= 0 && typeof r[i] === 'number' ? r[i] : null)) };
+    });
+    const kinds = [...new Set([spec.kind, ...extraKinds.filter((k) => k !== 'pie' || spec.kind === 'pie')])].filter((k) => Chart[k]);
+    const names = { line: 'trend', bar: 'comparison', pie: 'share' };
+    for (const kind of kinds) {
+      Chart[kind](box, { title: `${title}: ${names[kind]}`, labels, series, format: axisFormat(spec.series) });
+    }
+  }
+
+  function init() {
+    buildNav();
+    const p = new URLSearchParams(location.search);
+    if (p.get('report') && REPORTS.some((r) => r[0] === p.get('report'))) current = p.get('report');
+    setRange(0);
+    if (p.get('from')) $('#from').value = p.get('from');
+    if (p.get('to')) $('#to').value = p.get('to');
+    if (p.get('interval')) $('#interval').value = p.get('interval');
+    $('#report-form').addEventListener('submit', (e) => { e.preventDefault(); run(); });
+    for (const b of H.$$('[data-range]')) b.addEventListener('click', () => { setRange(Number(b.dataset.range)); run(); });
+    $('#logout').addEventListener('click', H.logout);
+    H.requireLogin().then((me) => { $('#who').textContent = me.display_name || me.username; run(); });
+  }
+  init();
+})();
