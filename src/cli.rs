@@ -48,6 +48,90 @@ pub fn migrate(config_path: &Path) -> Result<(), CliError> {
     })
 }
 
+/// `helpline import contacts|tickets FILE.csv`.
+pub fn import(config_path: &Path, what: &str, file: &Path) -> Result<(), CliError> {
+    let settings = config::load(config_path)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    runtime()?.block_on(async {
+        let store = crate::store::migrate(&settings.database.url)
+            .await
+            .map_err(|e| CliError(format!("{}: {e}", settings.database.url)))?;
+        let now = crate::events::now_ms();
+        let bad = |errs: Vec<crate::crm::import::RowError>| {
+            CliError(format!(
+                "{}\n{}: {} bad rows; nothing imported",
+                crate::crm::import::report(file, &errs),
+                file.display(),
+                errs.len()
+            ))
+        };
+        let n = if what == "contacts" {
+            let rows = crate::crm::import::contacts(&text, &settings.sip.default_region).map_err(bad)?;
+            store
+                .insert_contacts(&rows, now)
+                .await
+                .map_err(|e| CliError(format!("{}: nothing imported: {e}", file.display())))?;
+            rows.len()
+        } else {
+            let accounts = store
+                .account_index()
+                .await
+                .map_err(|e| CliError(format!("reading contacts: {e}")))?;
+            let rows = crate::crm::import::tickets(&text, &accounts, now).map_err(bad)?;
+            store
+                .insert_tickets(&rows)
+                .await
+                .map_err(|e| CliError(format!("{}: nothing imported: {e}", file.display())))?;
+            rows.len()
+        };
+        println!("{}: {n} {what} imported", file.display());
+        Ok(())
+    })
+}
+
+/// `helpline demo-data`.
+pub fn demo_data(
+    config_path: &Path,
+    contacts: Option<usize>,
+    per_contact: usize,
+) -> Result<(), CliError> {
+    let settings = config::load(config_path)?;
+    runtime()?.block_on(async {
+        let store = crate::store::migrate(&settings.database.url)
+            .await
+            .map_err(|e| CliError(format!("{}: {e}", settings.database.url)))?;
+        let now = crate::events::now_ms();
+        let fail = |e: crate::store::StoreError| CliError(format!("demo data: {e}"));
+        match contacts {
+            None => {
+                let loaded = crate::crm::demo::load_if_empty(&store, now).await.map_err(fail)?;
+                println!(
+                    "{}",
+                    if loaded { "demo data loaded" } else { "the CRM already has contacts; nothing loaded" }
+                );
+            }
+            Some(n) => {
+                let step = 10_000;
+                for start in (0..n).step_by(step) {
+                    let k = step.min(n - start);
+                    store
+                        .insert_contacts(&crate::crm::demo::bulk_contacts(start, k), now)
+                        .await
+                        .map_err(fail)?;
+                    store
+                        .insert_tickets(&crate::crm::demo::bulk_tickets(start, k, per_contact, now))
+                        .await
+                        .map_err(fail)?;
+                }
+                crate::crm::demo::load_articles(&store).await.map_err(fail)?;
+                println!("{n} contacts and {} tickets generated", n * per_contact);
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn hash_password(config_path: &Path, username: &str, role: &str) -> Result<(), CliError> {
     let realm = config::load(config_path)
         .map(|s| s.sip.realm)

@@ -59,6 +59,28 @@ pub enum Event {
         ticket: Option<String>,
         tags: Vec<String>,
     },
+    /// An agent's phone (and page) rang for the call.
+    #[serde(rename = "call.offered")]
+    CallOffered { agent: String, queue: String },
+    /// The agent answered: caller and agent are talking. `wait_ms`: queued → answered.
+    #[serde(rename = "call.connected")]
+    CallConnected {
+        agent: String,
+        queue: String,
+        wait_ms: i64,
+    },
+    /// The agent's part of the call ended (`by` agent or caller).
+    #[serde(rename = "call.agent_ended")]
+    CallAgentEnded {
+        agent: String,
+        queue: String,
+        talk_ms: i64,
+        hold_ms: i64,
+        by: String,
+    },
+    /// A queued caller hung up before any agent answered.
+    #[serde(rename = "call.abandoned")]
+    CallAbandoned { queue: String, wait_ms: i64 },
     /// The caller asked to be called back instead of waiting.
     #[serde(rename = "call.callback_requested")]
     CallbackRequested { queue: String, number: String },
@@ -100,6 +122,10 @@ impl Event {
             Event::LegState { .. } => "leg.state",
             Event::IvrStep { .. } => "ivr.step",
             Event::CallQueued { .. } => "call.queued",
+            Event::CallOffered { .. } => "call.offered",
+            Event::CallConnected { .. } => "call.connected",
+            Event::CallAgentEnded { .. } => "call.agent_ended",
+            Event::CallAbandoned { .. } => "call.abandoned",
             Event::CallbackRequested { .. } => "call.callback_requested",
             Event::Survey { .. } => "call.survey",
             Event::Voicemail { .. } => "call.voicemail",

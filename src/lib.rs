@@ -5,6 +5,7 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod crm;
+pub mod desk;
 pub mod diag;
 pub mod events;
 pub mod ivr;

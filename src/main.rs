@@ -34,6 +34,21 @@ enum Command {
     /// concurrent dialogs held; reports calls/s, failures, retransmissions, answer latency and
     /// the server's CPU per call. See benches/sip-load.sh.
     Loadgen(helpline::cli::LoadgenArgs),
+    /// Import contacts or tickets from CSV: every row checked first, all or nothing, bad rows
+    /// reported as `file:line: why`.
+    Import {
+        #[arg(value_parser = ["contacts", "tickets"])]
+        what: String,
+        file: PathBuf,
+    },
+    /// Load the demo contacts, tickets and knowledge-base articles (if the CRM is empty), or
+    /// with --contacts/--tickets-per-contact a generated data set for benchmarks.
+    DemoData {
+        #[arg(long)]
+        contacts: Option<usize>,
+        #[arg(long, default_value_t = 10)]
+        tickets_per_contact: usize,
+    },
     /// Print a users.toml entry (argon2 password hash and SIP digest HA1s); password on stdin.
     HashPassword {
         username: String,
@@ -51,6 +66,11 @@ fn main() -> ExitCode {
         Command::Migrate => helpline::cli::migrate(&cli.config),
         Command::Simulate { scenario, json } => helpline::cli::simulate(&scenario, json),
         Command::Loadgen(args) => helpline::cli::loadgen(args),
+        Command::Import { what, file } => helpline::cli::import(&cli.config, &what, &file),
+        Command::DemoData {
+            contacts,
+            tickets_per_contact,
+        } => helpline::cli::demo_data(&cli.config, contacts, tickets_per_contact),
         Command::HashPassword { username, role } => {
             helpline::cli::hash_password(&cli.config, &username, &role)
         }

@@ -139,10 +139,21 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
         media,
         prompts: Arc::new(prompts),
         dialplans: Arc::new(crate::ivr::set::LiveDialplans::new(plans)),
-        // The built-in CRM arrives with the CRM issue; until then no caller is known.
-        crm: Arc::new(crate::ivr::crm::FixtureCrm::default()),
+        crm: None,
         router: None,
+        desk: None,
     })
+}
+
+/// Wrap-ups never sent (page closed for good) are stored without a disposition after an hour.
+fn spawn_draft_flush(desk: Arc<crate::desk::Desk>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            desk.flush_stale_drafts(Duration::from_secs(3600)).await;
+        }
+    });
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -202,6 +213,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         crate::call::routing::records(&stored_states),
     );
     ivr.router = Some(router.clone());
+    let crm = crate::crm::Crm::new(store.clone(), settings.crm.clone(), &settings.sip.default_region);
+    if settings.crm.demo_data {
+        match crate::crm::demo::load_if_empty(&store, now_ms()).await {
+            Ok(true) => tracing::info!("CRM was empty: demo contacts, tickets and articles loaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "demo data not loaded"),
+        }
+    }
+    let desk = crate::desk::Desk::new(
+        crm.clone(),
+        router.clone(),
+        Duration::from_secs(settings.crm.agent_grace_secs),
+    );
+    router.attach_desk(desk.clone());
+    spawn_draft_flush(desk.clone());
+    ivr.crm = Some(crm);
+    ivr.desk = Some(desk.clone());
     spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
     // Agents whose phones are registered are in routing (logged in, ready).
@@ -228,6 +256,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("starting SIP")?;
     manager.attach(ep.clone());
+    {
+        let ep = ep.clone();
+        desk.set_phone_check(Box::new(move |agent| {
+            ep.shared
+                .registrar
+                .lock()
+                .map(|r| !r.lookup(agent, (now_ms() / 1000) as u64).is_empty())
+                .unwrap_or(false)
+        }));
+    }
 
     let state = crate::web::AppState {
         settings: settings.clone(),
@@ -235,6 +273,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         store: store.clone(),
         events: events.clone(),
         calls: manager.clone(),
+        desk: Some(desk.clone()),
     };
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await

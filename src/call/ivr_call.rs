@@ -6,21 +6,19 @@
 use super::media_map::{answer_offer, is_hold};
 use super::routing::Cue;
 use super::CallManager;
-use crate::acd::router::{Input as RouterInput, QueuedCall};
+use crate::acd::router::QueuedCall;
 use crate::acd::types::CallId;
 use crate::events::Event;
 use crate::ivr::crm::LookupResult;
 use crate::ivr::engine::{Action, Input, Now, PlayId, QueueRequest, Session as Ivr};
 use crate::media::{MediaEvent, MediaSession, RecordingMode};
 use crate::sip::endpoint::{Command, LegRef};
-use crate::sip::leg::OutgoingCall;
 use crate::sip::leg::{EndedBy, LegEvent};
-use crate::sip::message::{NameAddr, Uri};
 use crate::sip::sdp_negotiate::LocalMedia;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{unbounded_channel, Receiver, UnboundedReceiver};
+use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender};
 
 /// Next item of an optional channel; pends forever when there is none.
 async fn next<T>(rx: &mut Option<UnboundedReceiver<T>>) -> Option<T> {
@@ -53,16 +51,30 @@ pub(super) struct IvrCall {
     pub caller: String,
     /// The agent has hung up (what follows is the survey).
     pub after_agent: bool,
+    /// Milestones for the call's interaction row.
+    pub facts: super::facts::Facts,
+    /// The call's interaction has been handed on (to wrap-up or the store).
+    pub interaction_saved: bool,
+    /// Requests from the agent's page about this call.
+    pub desk_tx: UnboundedSender<crate::desk::DeskCommand>,
+    pub desk_rx: UnboundedReceiver<crate::desk::DeskCommand>,
+    /// CRM answers to the IVR's lookups.
+    pub lookup_tx: UnboundedSender<LookupResult>,
+    pub lookup_rx: UnboundedReceiver<LookupResult>,
 }
 
 /// The outgoing leg to an agent's phone, with its own RTP session next to the caller's.
 pub(super) struct AgentLeg {
-    id: String,
-    leg: LegRef,
-    media: MediaSession,
-    local: LocalMedia,
-    events: UnboundedReceiver<(LegRef, LegEvent)>,
-    answered: bool,
+    pub id: String,
+    pub leg: LegRef,
+    pub media: MediaSession,
+    pub local: LocalMedia,
+    pub events: UnboundedReceiver<(LegRef, LegEvent)>,
+    pub answered: bool,
+    pub offered_ms: i64,
+    /// The screen-pop shown with the offer.
+    pub pop: Option<crate::crm::model::Pop>,
+    pub muted: bool,
 }
 
 impl IvrCall {
@@ -111,6 +123,7 @@ impl IvrCall {
                     }
                     Some(MediaEvent::RecordingFinished { path, .. }) => {
                         self.recording_until = None;
+                        self.facts.recording = Some(path.display().to_string());
                         self.record(Event::Voicemail { path: path.display().to_string(), ticket: None });
                         self.step(Input::RecordingFinished);
                     }
@@ -125,13 +138,23 @@ impl IvrCall {
                     self.step(Input::Timeout);
                 }
                 cue = next(&mut self.cues) => match cue {
-                    Some(Cue::Offer { agent, .. }) => self.offer(agent).await,
-                    Some(Cue::StopRinging { agent }) => self.drop_agent(&agent),
+                    Some(Cue::Offer { agent, ring }) => self.offer(agent, ring).await,
+                    Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
                     None => self.cues = None,
                 },
                 ev = async { match self.agent.as_mut() { Some(a) => a.events.recv().await, None => std::future::pending().await } } => {
                     if let Some((_, ev)) = ev {
                         self.agent_event(ev);
+                    }
+                }
+                cmd = self.desk_rx.recv() => {
+                    if let Some(cmd) = cmd {
+                        self.desk_command(cmd);
+                    }
+                }
+                answer = self.lookup_rx.recv() => {
+                    if let Some(a) = answer {
+                        self.step(Input::LookupResult(a));
                     }
                 }
                 _ = tokio::time::sleep_until(recording_until), if self.recording_until.is_some() => {
@@ -154,7 +177,7 @@ impl IvrCall {
         }
     }
 
-    fn step(&mut self, input: Input) {
+    pub(super) fn step(&mut self, input: Input) {
         let now = Now {
             at: Instant::now(),
             wall: chrono::Utc::now(),
@@ -185,15 +208,26 @@ impl IvrCall {
                 self.plays.insert(media_id, id);
             }
             Action::StopPlayback => self.media.stop_playback(),
-            Action::Lookup { kind, value } => {
-                let answer = m.crm.lookup(kind, &value);
-                self.pending.push_back(Input::LookupResult(LookupResult {
+            Action::Lookup { kind, value } => match m.ivr.as_ref().and_then(|p| p.crm.clone()) {
+                Some(crm) => {
+                    let tx = self.lookup_tx.clone();
+                    tokio::spawn(async move {
+                        let answer = crm.lookup(kind, &value).await;
+                        let _ = tx.send(LookupResult { kind, value, answer });
+                    });
+                }
+                None => self.pending.push_back(Input::LookupResult(LookupResult {
                     kind,
                     value,
-                    answer,
-                }));
-            }
+                    answer: crate::ivr::crm::LookupAnswer::NotFound,
+                })),
+            },
             Action::Enqueue(q) => {
+                self.facts.queued_ms.get_or_insert(crate::events::now_ms());
+                self.facts.queue = Some(q.queue.clone());
+                self.facts.ticket = q.ticket.clone();
+                self.facts.ivr.digits = q.vars.clone();
+                self.facts.ivr.language = Some(q.language.clone());
                 self.record(Event::CallQueued {
                     queue: q.queue.clone(),
                     skills: q.skills.clone(),
@@ -218,6 +252,7 @@ impl IvrCall {
                 self.queued = Some(q);
             }
             Action::CallbackRequested(q) => {
+                self.facts.callback = true;
                 self.record(Event::CallbackRequested {
                     queue: q.queue.clone(),
                     number: q.caller.clone(),
@@ -248,16 +283,35 @@ impl IvrCall {
                 tracing::warn!(call_id = %self.call_id, %number, "IVR transfer requested but no outbound route is wired yet");
                 self.hangup("transfer_unavailable");
             }
-            Action::SurveyResult { score, ticket } => self.record(Event::Survey { score, ticket }),
+            Action::SurveyResult { score, ticket } => {
+                if let Some(d) = self.desk() {
+                    d.survey(&self.call_id, score);
+                }
+                self.record(Event::Survey { score, ticket })
+            }
             Action::Hangup { .. } => self.hangup(if self.after_agent {
                 "agent_hangup"
             } else {
                 "ivr_hangup"
             }),
-            Action::Event(e) => self.record(Event::IvrStep {
-                node: e.node,
-                step: e.kind,
-            }),
+            Action::Event(e) => {
+                self.note_step(&e.node, &e.kind);
+                self.record(Event::IvrStep {
+                    node: e.node,
+                    step: e.kind,
+                })
+            }
+        }
+    }
+
+    /// Keep the caller's path (nodes entered, the last menu choice) for the pop and the
+    /// interaction row.
+    fn note_step(&mut self, node: &str, kind: &crate::ivr::engine::IvrEventKind) {
+        use crate::ivr::engine::IvrEventKind as K;
+        match kind {
+            K::NodeEntered { .. } => self.facts.ivr.path.push(node.to_string()),
+            K::Choice { next, .. } => self.facts.ivr.choice = Some(next.clone()),
+            _ => {}
         }
     }
 
@@ -269,6 +323,7 @@ impl IvrCall {
                 self.media.set_remote(neg);
                 if held != self.held {
                     self.held = held;
+                    self.facts.hold(held, crate::events::now_ms());
                     self.record(Event::CallHold { held });
                 }
                 self.command(Command::AnswerReinvite(leg.leg, answer.into()));
@@ -290,7 +345,7 @@ impl IvrCall {
         }
     }
 
-    fn record(&self, event: Event) {
+    pub(super) fn record(&self, event: Event) {
         self.manager.record(&self.call_id, event);
     }
 }
@@ -308,211 +363,3 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-impl IvrCall {
-    fn router(&self) -> Option<&super::routing::RouterHandle> {
-        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
-    }
-
-    fn tell_router(&self, input: RouterInput) {
-        if let Some(r) = self.router() {
-            r.send(input);
-        }
-    }
-
-    /// The router offers this call to `agent`: ring the agent's registered phone with an offer
-    /// for an RTP session beside the caller's.
-    async fn offer(&mut self, agent: String) {
-        let call = CallId::from(self.call_id.as_str());
-        let reject = |me: &Self| {
-            me.tell_router(RouterInput::OfferRejected {
-                call: call.clone(),
-                agent: super::routing::agent_id(&agent),
-            })
-        };
-        let Some(ep) = self.manager.endpoint.get().cloned() else {
-            return reject(self);
-        };
-        let binding = ep
-            .shared
-            .registrar
-            .lock()
-            .ok()
-            .and_then(|r| r.lookup(&agent, super::unix_secs()).pop());
-        let Some(b) = binding else {
-            tracing::info!(call_id = %self.call_id, %agent, "offered agent has no registered phone");
-            return reject(self);
-        };
-        let Some(parts) = self.manager.ivr.as_ref() else {
-            return reject(self);
-        };
-        let opts = crate::media::SessionOptions {
-            label: format!("{}/agent", self.call_id),
-            ..Default::default()
-        };
-        let Ok((media, _media_rx)) = parts.media.open_near(&self.media, opts) else {
-            return reject(self);
-        };
-        let addr = media.local_addr();
-        let local = LocalMedia::new(addr.ip(), addr.port());
-        let sdp = crate::sip::sdp_negotiate::offer(&local).to_string();
-        let domain = &self.manager.settings.sip.domain;
-        let (Ok(uri), Ok(from), Ok(to)) = (
-            Uri::parse(&b.contact),
-            NameAddr::parse(&format!("<sip:{}@{domain}>", self.caller_user())),
-            NameAddr::parse(&format!("<sip:{agent}@{domain}>")),
-        ) else {
-            media.close();
-            return reject(self);
-        };
-        let (tx, events) = unbounded_channel();
-        let out = OutgoingCall {
-            target: b.source,
-            uri,
-            from,
-            to,
-            sdp: Some(sdp.into()),
-            headers: vec![],
-        };
-        match ep.call(out, tx).await {
-            Ok(leg) => {
-                self.record(Event::LegState {
-                    leg: leg.leg.to_string(),
-                    target: format!("agent:{agent}"),
-                    state: "calling".into(),
-                    status: None,
-                });
-                self.agent = Some(AgentLeg {
-                    id: agent,
-                    leg,
-                    media,
-                    local,
-                    events,
-                    answered: false,
-                });
-            }
-            Err(_) => {
-                media.close();
-                reject(self);
-            }
-        }
-    }
-
-    fn caller_user(&self) -> String {
-        if self.caller.is_empty() {
-            "anonymous".into()
-        } else {
-            self.caller.clone()
-        }
-    }
-
-    fn agent_event(&mut self, ev: LegEvent) {
-        let Some(a) = self.agent.as_mut() else { return };
-        let call = CallId::from(self.call_id.as_str());
-        let agent = super::routing::agent_id(&a.id);
-        let (label, leg) = (format!("agent:{}", a.id), a.leg.leg.to_string());
-        match ev {
-            LegEvent::Ringing { status, .. } => {
-                self.record(Event::LegState {
-                    leg,
-                    target: label,
-                    state: "ringing".into(),
-                    status: Some(status),
-                });
-            }
-            LegEvent::Answered { sdp } => {
-                let neg = sdp
-                    .as_deref()
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
-                    .and_then(|answer| crate::sip::sdp_negotiate::accept_answer(&answer, &a.local));
-                if let Some(n) = neg {
-                    a.media.set_remote(super::media_map::to_media(&n));
-                }
-                a.answered = true;
-                self.media.stop_music();
-                self.media.stop_playback();
-                self.media.bridge(&a.media);
-                self.tell_router(RouterInput::OfferAnswered { call, agent });
-                self.record(Event::LegState {
-                    leg,
-                    target: label,
-                    state: "answered".into(),
-                    status: Some(200),
-                });
-            }
-            LegEvent::Failed { status, .. } => {
-                let a = self.agent.take();
-                if let Some(a) = a {
-                    a.media.close();
-                }
-                self.tell_router(RouterInput::OfferRejected { call, agent });
-                self.record(Event::LegState {
-                    leg,
-                    target: label,
-                    state: "failed".into(),
-                    status: Some(status),
-                });
-            }
-            LegEvent::Ended { .. } | LegEvent::Cancelled => {
-                let was_answered = a.answered;
-                if let Some(a) = self.agent.take() {
-                    a.media.close();
-                }
-                self.record(Event::LegState {
-                    leg,
-                    target: label,
-                    state: "ended".into(),
-                    status: None,
-                });
-                if was_answered {
-                    // The agent hung up: the caller goes on to the survey, if the entry has one
-                    // (the IVR hangs up otherwise).
-                    self.tell_router(RouterInput::CallEnded { call });
-                    self.cues = None;
-                    self.media.unbridge();
-                    self.after_agent = true;
-                    self.step(Input::AgentHungUp);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Withdraw an offer: stop ringing the agent's phone.
-    fn drop_agent(&mut self, agent: &str) {
-        if self
-            .agent
-            .as_ref()
-            .is_some_and(|a| a.id == agent && !a.answered)
-        {
-            if let Some(a) = self.agent.take() {
-                if let Some(ep) = self.manager.endpoint.get() {
-                    ep.hangup(a.leg);
-                }
-                a.media.close();
-            }
-        }
-    }
-
-    /// The caller is gone: tell the router and end any agent leg.
-    fn leave_routing(&mut self) {
-        if self.cues.is_none() && self.agent.is_none() {
-            return;
-        }
-        let call = CallId::from(self.call_id.as_str());
-        let answered = self.agent.as_ref().is_some_and(|a| a.answered);
-        if let Some(a) = self.agent.take() {
-            if let Some(ep) = self.manager.endpoint.get() {
-                ep.hangup(a.leg);
-            }
-            a.media.close();
-        }
-        if self.cues.take().is_some() {
-            self.tell_router(if answered {
-                RouterInput::CallEnded { call }
-            } else {
-                RouterInput::CallAbandoned { call }
-            });
-        }
-    }
-}

@@ -3,7 +3,9 @@
 //! This is the only module that knows the SIP endpoint, the store and (later) media, IVR and
 //! routing together.
 
+mod agent_side;
 mod bridge;
+mod facts;
 mod identity;
 mod ivr_call;
 mod media_map;
@@ -31,9 +33,12 @@ pub struct IvrParts {
     pub media: crate::media::MediaEngine,
     pub prompts: Arc<crate::media::PromptLibrary>,
     pub dialplans: Arc<crate::ivr::set::LiveDialplans>,
-    pub crm: Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>,
+    /// Contacts and tickets for IVR lookups, pops and outcomes (None: nobody is known).
+    pub crm: Option<crate::crm::Crm>,
     /// Where queued calls go to be offered to agents.
     pub router: Option<routing::RouterHandle>,
+    /// The agents' pages: offers with their pop, calls, wrap-up.
+    pub desk: Option<Arc<crate::desk::Desk>>,
 }
 
 /// Admits calls and owns the table of calls in progress.
@@ -50,7 +55,6 @@ pub struct CallManager {
     this: Weak<CallManager>,
     ivr: Option<IvrParts>,
     prompts: Arc<crate::media::PromptLibrary>,
-    crm: Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>,
 }
 
 impl CallManager {
@@ -72,18 +76,10 @@ impl CallManager {
             || Arc::new(crate::media::PromptLibrary::new("en")),
             |p| p.prompts.clone(),
         );
-        let crm = ivr.as_ref().map_or_else(
-            || {
-                Arc::new(crate::ivr::crm::FixtureCrm::default())
-                    as Arc<dyn crate::ivr::crm::CrmLookup + Send + Sync>
-            },
-            |p| p.crm.clone(),
-        );
         Arc::new_cyclic(|this| CallManager {
             this: this.clone(),
             ivr,
             prompts,
-            crm,
             ports: ports::PortPool::new(settings.media.rtp_port_min, settings.media.rtp_port_max),
             settings,
             metrics,
@@ -412,8 +408,16 @@ impl CallManager {
         };
         tracing::info!(call_id = %call_id, %caller, %called, plan = ivr.plan_version(), "call arrived for the IVR");
         let caller_id = caller.clone();
+        let called_number = called.clone();
         self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (desk_tx, desk_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (lookup_tx, lookup_rx) = tokio::sync::mpsc::unbounded_channel();
+        let facts = facts::Facts {
+            arrived_ms: crate::events::now_ms(),
+            called: called_number.clone(),
+            ..Default::default()
+        };
         let task = ivr_call::IvrCall {
             call_id,
             leg: call.leg,
@@ -431,6 +435,12 @@ impl CallManager {
             agent: None,
             caller: caller_id,
             after_agent: false,
+            facts,
+            interaction_saved: false,
+            desk_tx,
+            desk_rx,
+            lookup_tx,
+            lookup_rx,
         };
         tokio::spawn(task.run(rx, media_rx));
         self.answer(call.leg, sdp.into(), tx)

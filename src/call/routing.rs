@@ -7,7 +7,9 @@ use crate::acd::router::{Action, AgentStateRecord, Input, QueuedCall, Router};
 use crate::acd::types::{AgentId, CallId};
 use crate::events::{now_ms, Event};
 use crate::store::StoreHandle;
+use crate::desk::Desk;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -23,6 +25,7 @@ pub enum Cue {
 enum Msg {
     Queue(QueuedCall, UnboundedSender<Cue>),
     Input(Input),
+    Desk(Arc<Desk>),
 }
 
 /// Cheap handle for calls and the registrar.
@@ -41,6 +44,11 @@ impl RouterHandle {
 
     pub fn send(&self, input: Input) {
         let _ = self.tx.send(Msg::Input(input));
+    }
+
+    /// Agent state changes also go to the agents' pages.
+    pub fn attach_desk(&self, desk: Arc<Desk>) {
+        let _ = self.tx.send(Msg::Desk(desk));
     }
 }
 
@@ -65,6 +73,7 @@ pub fn spawn(
             );
         }
         let mut calls: HashMap<CallId, UnboundedSender<Cue>> = HashMap::new();
+        let mut desk: Option<Arc<Desk>> = None;
         loop {
             let deadline = router
                 .next_deadline()
@@ -78,6 +87,10 @@ pub fn spawn(
                             Input::CallQueued(call)
                         }
                         Msg::Input(i) => i,
+                        Msg::Desk(d) => {
+                            desk = Some(d);
+                            continue;
+                        }
                     };
                     if let Input::CallEnded { call } | Input::CallAbandoned { call } = &input {
                         calls.remove(call);
@@ -91,14 +104,19 @@ pub fn spawn(
                 }
             }
             for action in router.drain_actions() {
-                dispatch(action, &calls, &events);
+                dispatch(action, &calls, &events, desk.as_deref());
             }
         }
     });
     RouterHandle { tx }
 }
 
-fn dispatch(action: Action, calls: &HashMap<CallId, UnboundedSender<Cue>>, events: &StoreHandle) {
+fn dispatch(
+    action: Action,
+    calls: &HashMap<CallId, UnboundedSender<Cue>>,
+    events: &StoreHandle,
+    desk: Option<&Desk>,
+) {
     let cue = |call: &CallId, cue: Cue| {
         if let Some(tx) = calls.get(call) {
             let _ = tx.send(cue);
@@ -134,13 +152,17 @@ fn dispatch(action: Action, calls: &HashMap<CallId, UnboundedSender<Cue>>, event
             reason,
             call,
         } => {
+            let at = now_ms();
+            if let Some(d) = desk {
+                d.state_changed(agent.as_str(), state.name(), reason.clone(), at);
+            }
             let ev = Event::AgentState {
                 agent: agent.to_string(),
                 state: state.name().to_string(),
                 reason,
                 call: call.map(|c| c.to_string()),
             };
-            events.append(ev.record(None, now_ms()));
+            events.append(ev.record(None, at));
         }
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }

@@ -360,6 +360,10 @@ pub struct CrmSettings {
     pub dispositions: Vec<Disposition>,
     /// Reasons an agent may give for not-ready.
     pub not_ready_reasons: Vec<String>,
+    /// Load the demo contacts, tickets and articles on start when the CRM is empty.
+    pub demo_data: bool,
+    /// An agent whose page closed (and who has no registered phone) leaves routing after this.
+    pub agent_grace_secs: u64,
     pub http: Option<CrmHttpSettings>,
 }
 
@@ -425,6 +429,8 @@ impl Default for CrmSettings {
                 "training".into(),
                 "admin".into(),
             ],
+            demo_data: false,
+            agent_grace_secs: 10,
             http: None,
         }
     }

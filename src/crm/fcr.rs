@@ -48,6 +48,18 @@ impl FcrTally {
     }
 }
 
+/// A ticket's stored calls as FCR inputs.
+pub fn ticket_calls(calls: &[super::model::InteractionSummary]) -> Vec<TicketCall> {
+    calls
+        .iter()
+        .map(|c| TicketCall {
+            at_ms: c.at_ms,
+            abandoned: c.abandoned,
+            resolved: c.resolution.as_deref() == Some("resolved"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ pub mod fcr;
 pub mod import;
 pub mod model;
 pub mod pop;
+#[cfg(test)]
+mod tests;
 
 use crate::config::CrmSettings;
 use crate::ivr::crm::{CallerFacts, LookupAnswer, LookupKind, TicketFact, TicketPriority};

@@ -301,4 +301,47 @@ impl Store {
             rows.iter().map(interaction_row).collect()
         })
     }
+
+    /// An agent's answered calls since `since_ms`: (count, talk ms, talk + wrap-up ms).
+    pub async fn agent_day(&self, agent: &str, since_ms: i64) -> Result<(i64, i64, i64)> {
+        with_pool!(&self.db, |pool| {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(talk_ms), 0) AS BIGINT) AS talk, \
+                 CAST(COALESCE(SUM(talk_ms + wrap_ms), 0) AS BIGINT) AS handle FROM interactions \
+                 WHERE agent = $1 AND arrived_ms >= $2 AND abandoned = 0",
+            )
+            .bind(agent)
+            .bind(since_ms)
+            .fetch_one(pool)
+            .await?;
+            Ok((row.int("n")?, row.int("talk")?, row.int("handle")?))
+        })
+    }
+
+    /// Has this agent handled a call of this contact, or does they own one of their tickets?
+    pub async fn agent_knows_contact(&self, agent: &str, contact_id: &str) -> Result<bool> {
+        with_pool!(&self.db, |pool| {
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM interactions WHERE agent = $1 AND contact_id = $2) \
+                 + (SELECT COUNT(*) FROM tickets WHERE owner = $1 AND contact_id = $2) AS n",
+            )
+            .bind(agent)
+            .bind(contact_id)
+            .fetch_one(pool)
+            .await?;
+            Ok(row.int("n")? > 0)
+        })
+    }
+
+    /// Account number → contact id, for ticket imports.
+    pub async fn account_index(&self) -> Result<std::collections::HashMap<String, String>> {
+        with_pool!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT account, id FROM contacts WHERE account IS NOT NULL")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.text("account")?, r.text("id")?)))
+                .collect()
+        })
+    }
 }

@@ -21,7 +21,7 @@ pub struct LoginForm {
     password: String,
 }
 
-fn error(status: StatusCode, msg: &str) -> Response {
+pub(super) fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(serde_json::json!({ "error": msg }))).into_response()
 }
 

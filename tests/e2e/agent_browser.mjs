@@ -29,12 +29,11 @@
 //   wrapup {disposition, notes, resolution, ticket: {"link": n} | {"create": {subject, category, priority}}}
 //                                          -> {interaction_id, ticket}   (waits for wrapup_saved)
 //   stats                                  -> {answered, aht}
-//   click {testid | selector}; fill {testid | selector, value}; text {testid | selector} -> {text}
+//   press {key} (keyboard, e.g. "Enter", "Escape"); click {testid | selector}; fill {testid | selector, value}; text {testid | selector} -> {text}
 //   screenshot {path, full_page}; viewport {width, height}; reload; eval {js} -> {value}
 //   console_errors -> {console_errors}; quit
 // Every command takes timeout_ms (default DRIVER_TIMEOUT_MS).
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import readline from 'node:readline';
 
 const DEFAULT_TIMEOUT = Number(process.env.DRIVER_TIMEOUT_MS || 10000);
@@ -46,7 +45,7 @@ async function loadPlaywright() {
   } catch (first) {
     try {
       const require = createRequire(import.meta.url);
-      return await import(pathToFileURL(require.resolve('playwright-core')).href);
+      return require('playwright-core');
     } catch (_) {
       throw new Error('playwright-core not found (npm install --prefix tests/e2e, or set NODE_PATH): ' + first.message);
     }
@@ -104,7 +103,8 @@ const commands = {
     await page.click(tid('login-submit'));
     const which = await Promise.race([
       page.waitForURL(/\/(agent|supervisor)(\?|$)/, { timeout: t }).then(() => 'page'),
-      page.waitForFunction(() => document.getElementById('login-error').textContent.trim(), null, { timeout: t }).then(() => 'error'),
+      page.waitForFunction(() => { const e = document.getElementById('login-error'); return e && e.textContent.trim(); },
+        null, { timeout: t }).then(() => 'error'),
     ]);
     if (which === 'error' && !/\/(agent|supervisor)/.test(page.url())) {
       return { ok: false, error: (await page.textContent(tid('login-error'))).trim() };
@@ -229,6 +229,7 @@ const commands = {
     };
   },
   async click(c) { await page.click(sel(c)); return {}; },
+  async press(c) { await page.keyboard.press(c.key); return {}; },
   async fill(c) { await page.fill(sel(c), String(c.value)); return {}; },
   async text(c) { return { text: (await page.textContent(sel(c))).trim() }; },
   async screenshot(c) { await page.screenshot({ path: c.path, fullPage: !!c.full_page }); return { path: c.path }; },

@@ -41,7 +41,7 @@ class Server:
     """A running helpline process with its own config, database and log."""
 
     def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra="",
-                 dialplans=None):
+                 dialplans=None, extra=""):
         """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
         `database_extra`: more `key = value` lines for the `[database]` section."""
         self.tmp = pathlib.Path(tmp)
@@ -87,6 +87,7 @@ prompts = "{REPO}/dialplans/prompts"
 queues = "{REPO}/config/queues.toml"
 agents = "{REPO}/tests/fixtures/agents.toml"
 users = "{REPO}/tests/fixtures/users.toml"
+{extra}
 """)
         self.log_path = self.tmp / "server.log"
         self.proc = None
@@ -184,10 +185,10 @@ def make_server(tmp_path):
     """Start extra servers with custom [sip] settings: make_server(backend, sip_extra)."""
     started = []
 
-    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None):
+    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra=""):
         d = tmp_path / (subdir or f"s{len(started)}")
         d.mkdir(exist_ok=True)
-        s = Server(d, backend, sip_extra, dialplans=dialplans).start()
+        s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra).start()
         started.append(s)
         return s
     yield make

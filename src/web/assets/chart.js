@@ -1,7 +1,8 @@
 // helpline charts: a small SVG helper (no library). Exposes window.Chart with
 //   Chart.line(container, spec), Chart.bar(container, spec)   grouped bars
 //   Chart.pie(container, spec)
-// spec: {title, labels: [x...], series: [{name, values: [number|null...]}], format: (v) => string}
+// spec: {title, labels: [x...], series: [{name, values: [number|null...]}], format: (v) => string,
+//        unit: "secs" (axis steps in whole seconds/minutes/hours) | other}
 // Each chart is a <figure> with an accessible <svg role="img"> (<title> + <desc>), a <title> on
 // every point, bar and slice (hover text), axes with ticks, and an HTML legend.
 'use strict';
@@ -20,12 +21,15 @@
   const title = (text) => s('title', {}, String(text));
   const fmtDefault = (v) => (v === null || v === undefined ? '\u2014' : Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 }));
 
-  // Round axis: 0 (or the minimum) to a 1/2/5 x 10^k step covering max, about 5 ticks.
-  function niceTicks(min, max) {
+  // Round axis from 0 (or the minimum) covering max, about 5 ticks: 1/2/2.5/5 x 10^k steps, or
+  // whole seconds/minutes/hours when unit is "secs".
+  const TIME_STEPS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+  function niceTicks(min, max, unit) {
     if (!(max > min)) max = min + 1;
     const raw = (max - min) / 5;
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw);
+    let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw);
+    if (unit === 'secs') step = TIME_STEPS.find((st) => st >= raw) || Math.ceil(raw / 86400) * 86400;
     const lo = Math.floor(min / step) * step, hi = Math.ceil(max / step) * step;
     const ticks = [];
     for (let v = lo; v <= hi + step / 2; v += step) ticks.push(Math.round(v * 1e9) / 1e9);
@@ -77,29 +81,32 @@
     fig.appendChild(ul);
   }
 
-  // Axes and grid shared by line and bar; returns scales.
+  // Axes and grid shared by line and bar; returns scales. Long x labels are thinned and rotated.
   function axes(svg, spec, band) {
-    const m = { l: 64, r: 14, t: 14, b: 64 };
+    const n = spec.labels.length;
+    const maxLen = Math.max(1, ...spec.labels.map((l) => String(l).length));
+    const every = Math.max(1, Math.ceil(n / 14));
+    const m = { l: 64, r: 14, t: 14, b: 40 };
+    const slot = (W - m.l - m.r) / Math.ceil(n / every);
+    const rotate = maxLen * 7.5 > slot;
+    if (rotate) { m.b = Math.min(120, 26 + maxLen * 4.6); m.l = Math.max(64, maxLen * 6.2 * 0.82 - 20); }
     const pw = W - m.l - m.r, ph = HGT - m.t - m.b;
     const all = spec.series.flatMap((se) => se.values).filter((v) => v !== null && v !== undefined && isFinite(v));
-    const ticks = niceTicks(Math.min(0, ...all), Math.max(0, ...all));
+    const ticks = niceTicks(Math.min(0, ...all), Math.max(0, ...all), spec.unit);
     const y0 = ticks[0], y1 = ticks[ticks.length - 1];
     const y = (v) => m.t + ph - ((v - y0) / (y1 - y0)) * ph;
-    const n = spec.labels.length;
-    const x = band ? (i) => m.l + (pw * (i + 0.5)) / n : (i) => m.l + (n > 1 ? (pw * i) / (n - 1) : pw / 2);
+    const inset = 12;
+    const x = band ? (i) => m.l + (pw * (i + 0.5)) / n : (i) => m.l + inset + (n > 1 ? ((pw - 2 * inset) * i) / (n - 1) : pw / 2 - inset);
     const f = spec.format || fmtDefault;
     const g = s('g', { class: 'axes' });
     for (const tv of ticks) {
       g.appendChild(s('line', { x1: m.l, x2: W - m.r, y1: y(tv), y2: y(tv), class: tv === 0 ? 'zero' : 'grid' }));
       g.appendChild(s('text', { x: m.l - 8, y: y(tv) + 4, 'text-anchor': 'end', class: 'tick' }, f(tv)));
     }
-    // x labels: at most ~14 shown, rotated when long.
-    const every = Math.max(1, Math.ceil(n / 14));
-    const long = spec.labels.some((l) => String(l).length > 6) || n > 8;
     spec.labels.forEach((lab, i) => {
       if (i % every) return;
-      const tx = x(i), ty = HGT - m.b + 16;
-      g.appendChild(s('text', long ? { x: tx, y: ty, 'text-anchor': 'end', transform: `rotate(-35 ${tx} ${ty})`, class: 'tick' }
+      const tx = x(i), ty = HGT - m.b + 18;
+      g.appendChild(s('text', rotate ? { x: tx, y: ty, 'text-anchor': 'end', transform: `rotate(-35 ${tx} ${ty})`, class: 'tick' }
         : { x: tx, y: ty, 'text-anchor': 'middle', class: 'tick' }, String(lab)));
     });
     g.appendChild(s('line', { x1: m.l, x2: m.l, y1: m.t, y2: m.t + ph, class: 'axis' }));

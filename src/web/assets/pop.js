@@ -118,7 +118,7 @@
       el('p', { text: `No contact has the number ${pop.caller || '(withheld)'}. ` }, open), form);
   }
 
-  function ticketsCard(tickets) {
+  function ticketsCard(tickets, crmDown) {
     const sorted = Pop.sortTickets(tickets);
     const now = Date.now();
     const rows = sorted.map((t) => {
@@ -135,7 +135,7 @@
     const live = sorted.filter((t) => LIVE[t.status]).length;
     const table = el('table', {},
       el('thead', {}, el('tr', {}, ['Ticket', 'Subject', 'Status', 'Priority', 'SLA due', 'Updated'].map((h) => el('th', { scope: 'col', text: h })))),
-      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 6, class: 'empty-row', text: 'No tickets' }))));
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 6, class: 'empty-row', text: crmDown ? 'Unavailable while the CRM is down' : 'No tickets' }))));
     return card(`Tickets (${live} open)`, table, 'wide', 'tickets');
   }
 
@@ -198,7 +198,7 @@
     }
     if (!contact && (pop.matches || []).length > 1) grid.appendChild(chooser(pop, opts));
     grid.appendChild(contactCard(contact, pop, opts));
-    grid.appendChild(ticketsCard(pop.tickets));
+    grid.appendChild(ticketsCard(pop.tickets, pop.status === 'unavailable'));
     grid.appendChild(ivrCard(pop.ivr));
     grid.appendChild(articlesCard(pop.articles));
     grid.appendChild(interactionsCard(pop.interactions));

@@ -22,8 +22,9 @@
   const isSecs = (c) => /_secs$/.test(c);
   const isRatio = (c) => /_ratio$/.test(c);
   function label(col) {
-    return String(col).replace(/_(secs|ratio)$/, '').split('_')
-      .map((w, i) => ACRONYM[w] || (i ? w : w.charAt(0).toUpperCase() + w.slice(1))).join(' ');
+    const words = String(col).replace(/_(secs|ratio)$/, '').split('_');
+    const text = words.map((w, i) => ACRONYM[w] || (i ? w : w.charAt(0).toUpperCase() + w.slice(1))).join(' ');
+    return isRatio(col) && ['abandon', 'dropout'].includes(words.join('_')) ? text + ' rate' : text;
   }
   function fmtCell(col, v) {
     if (v === null || v === undefined || v === '') return '\u2014';
@@ -118,7 +119,11 @@
     const cols = data.columns || [];
     const xi = cols.indexOf(spec.x);
     const rows = data.rows || [];
-    const labels = rows.map((r) => (xi >= 0 ? r[xi] : ''));
+    let labels = rows.map((r) => String(xi >= 0 && r[xi] !== null ? r[xi] : ''));
+    // "2025-01-06 09:00" ... on one day: label by time and put the day in the title.
+    const first = labels.length && labels[0].includes(' ') ? labels[0].split(' ')[0] + ' ' : null;
+    let day = '';
+    if (first && labels.every((l) => l.startsWith(first))) { labels = labels.map((l) => l.slice(first.length)); day = ` (${first.trim()})`; }
     const series = spec.series.map((name) => {
       const i = cols.indexOf(name);
       return { name: label(name), values: rows.map((r) => (i >= 0 && typeof r[i] === 'number' ? r[i] : null)) };
@@ -126,7 +131,8 @@
     const kinds = [...new Set([spec.kind, ...extraKinds.filter((k) => k !== 'pie' || spec.kind === 'pie')])].filter((k) => Chart[k]);
     const names = { line: 'trend', bar: 'comparison', pie: 'share' };
     for (const kind of kinds) {
-      Chart[kind](box, { title: `${title}: ${names[kind]}`, labels, series, format: axisFormat(spec.series) });
+      Chart[kind](box, { title: `${title}: ${names[kind]}${day}`, labels, series, format: axisFormat(spec.series),
+        unit: spec.series.every(isSecs) ? 'secs' : null });
     }
   }
 

@@ -78,7 +78,8 @@
     sl.className = 'm-val num q-sl ' + lv.slLvl;
     H.setText(node.querySelector('.q-asa'), H.dur(q.asa_secs));
     H.setText(node.querySelector('.q-aht'), H.dur(q.aht_secs));
-    H.setText(node.querySelector('.q-abandon'), `${q.abandoned || 0} \u00b7 ${H.pct(frac(q.abandon_rate), 1)}`);
+    H.setText(node.querySelector('.q-abandon'), H.pct(frac(q.abandon_rate), 1));
+    H.setText(node.querySelector('.q-abandon').nextSibling, `Abandoned (${q.abandoned || 0})`);
     H.setText(node.querySelector('.q-offered'), q.offered || 0);
     H.setText(node.querySelector('.q-answered'), q.answered || 0);
     const a = q.agents || {};
@@ -274,6 +275,13 @@
 
   H.requireLogin().then((me) => {
     $('#who').textContent = me.display_name || me.username;
+    if (me.role !== 'supervisor' && me.role !== 'admin') {
+      const b = $('#connection-banner');
+      b.className = 'banner bad';
+      H.clear(b).append('The wallboard needs a supervisor account. ', H.el('a', { href: '/agent', text: 'Go to the agent page' }));
+      b.hidden = false;
+      return;
+    }
     new H.Socket('/ws/supervisor', {
       onMessage(m) {
         if (m.type !== 'snapshot') return;

@@ -84,11 +84,13 @@
     // Start on an `offer` with webrtc.sdp, while it rings, so that Answer is instant.
     prepare(offer) {
       if (!offer || !offer.webrtc || !offer.webrtc.sdp) return;
-      if (current && current.call_id === offer.call_id) return;
+      // Same call and same server offer: keep it. A new SDP for the same call (a `hello` after a
+      // reconnect) means a new session, so start over.
+      if (current && current.call_id === offer.call_id && current.sdp === offer.webrtc.sdp) return;
       RTC.close();
       const pc = new RTCPeerConnection({ iceServers: [] });
       hl.pc = pc;
-      const entry = { call_id: offer.call_id, pc, ready: null };
+      const entry = { call_id: offer.call_id, sdp: offer.webrtc.sdp, pc, ready: null };
       entry.ready = build(offer, pc);
       entry.ready.catch((e) => console.warn('WebRTC setup failed:', e.name, e.message));
       current = entry;

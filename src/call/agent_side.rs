@@ -1,0 +1,424 @@
+//! The agent side of a queued call: the router's offers ring the agent's phone (and show the
+//! offer with its screen-pop on the agent's page), the answer bridges the two RTP sessions, the
+//! agent's page controls the call (reject, hang up, hold, mute, DTMF), and when the agent's part
+//! ends the call's interaction goes to the page for wrap-up.
+
+use super::ivr_call::{AgentLeg, IvrCall};
+use crate::acd::router::Input as RouterInput;
+use crate::acd::types::CallId;
+use crate::desk::protocol::{CallView, OfferView};
+use crate::desk::DeskCommand;
+use crate::events::{now_ms, Event};
+use crate::ivr::engine::Input;
+use crate::sip::leg::{LegEvent, OutgoingCall};
+use crate::sip::message::{NameAddr, Uri};
+use crate::sip::sdp_negotiate::LocalMedia;
+use std::time::Duration;
+use tokio::sync::mpsc::unbounded_channel;
+
+impl IvrCall {
+    fn router(&self) -> Option<&super::routing::RouterHandle> {
+        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
+    }
+
+    pub(super) fn desk(&self) -> Option<&std::sync::Arc<crate::desk::Desk>> {
+        self.manager.ivr.as_ref().and_then(|p| p.desk.as_ref())
+    }
+
+    pub(super) fn tell_router(&self, input: RouterInput) {
+        if let Some(r) = self.router() {
+            r.send(input);
+        }
+    }
+
+    /// The pop request for this call as it stands.
+    fn pop_request(&self) -> crate::crm::PopRequest {
+        let q = self.queued.as_ref();
+        let now = now_ms();
+        crate::crm::PopRequest {
+            caller: self.caller.clone(),
+            account: q.and_then(|q| q.vars.get("account").cloned()),
+            ticket: q.and_then(|q| q.ticket.clone()),
+            ivr: self.facts.ivr.clone(),
+            wait_secs: self.facts.wait_secs(now),
+            now_ms: now,
+        }
+    }
+
+    /// The router offers this call to `agent`: build the screen-pop, ring the agent's registered
+    /// phone with an offer for an RTP session beside the caller's, and show the offer on the
+    /// agent's page.
+    pub(super) async fn offer(&mut self, agent: String, ring: Duration) {
+        let call = CallId::from(self.call_id.as_str());
+        let reject = |me: &Self| {
+            me.tell_router(RouterInput::OfferRejected {
+                call: call.clone(),
+                agent: super::routing::agent_id(&agent),
+            })
+        };
+        let Some(ep) = self.manager.endpoint.get().cloned() else {
+            return reject(self);
+        };
+        let binding = ep
+            .shared
+            .registrar
+            .lock()
+            .ok()
+            .and_then(|r| r.lookup(&agent, super::unix_secs()).pop());
+        let Some(b) = binding else {
+            tracing::info!(call_id = %self.call_id, %agent, "offered agent has no registered phone");
+            return reject(self);
+        };
+        let Some(parts) = self.manager.ivr.as_ref() else {
+            return reject(self);
+        };
+        let pop = match parts.crm.as_ref() {
+            Some(crm) => Some(crm.pop(&self.pop_request()).await),
+            None => None,
+        };
+        if let Some(c) = pop.as_ref().and_then(|p| p.contact.as_ref()) {
+            self.facts.contact_id = Some(c.id.clone());
+        }
+        let opts = crate::media::SessionOptions {
+            label: format!("{}/agent", self.call_id),
+            ..Default::default()
+        };
+        let Ok((media, _media_rx)) = parts.media.open_near(&self.media, opts) else {
+            return reject(self);
+        };
+        let addr = media.local_addr();
+        let local = LocalMedia::new(addr.ip(), addr.port());
+        let sdp = crate::sip::sdp_negotiate::offer(&local).to_string();
+        let domain = &self.manager.settings.sip.domain;
+        let (Ok(uri), Ok(from), Ok(to)) = (
+            Uri::parse(&b.contact),
+            NameAddr::parse(&format!("<sip:{}@{domain}>", self.caller_user())),
+            NameAddr::parse(&format!("<sip:{agent}@{domain}>")),
+        ) else {
+            media.close();
+            return reject(self);
+        };
+        let (tx, events) = unbounded_channel();
+        let out = OutgoingCall {
+            target: b.source,
+            uri,
+            from,
+            to,
+            sdp: Some(sdp.into()),
+            headers: vec![],
+        };
+        match ep.call(out, tx).await {
+            Ok(leg) => {
+                let offered = now_ms();
+                self.record(Event::LegState {
+                    leg: leg.leg.to_string(),
+                    target: format!("agent:{agent}"),
+                    state: "calling".into(),
+                    status: None,
+                });
+                self.record(Event::CallOffered {
+                    agent: agent.clone(),
+                    queue: self.facts.queue.clone().unwrap_or_default(),
+                });
+                if let (Some(desk), Some(pop)) = (self.desk().cloned(), pop.clone()) {
+                    desk.offer(
+                        &agent,
+                        OfferView {
+                            call_id: self.call_id.clone(),
+                            caller: pop.caller.clone(),
+                            queue: self.facts.queue.clone().unwrap_or_default(),
+                            wait_secs: self.facts.wait_secs(offered),
+                            ring_secs: ring.as_secs_f64(),
+                            pop,
+                            webrtc: None,
+                        },
+                        self.desk_tx.clone(),
+                    );
+                }
+                self.agent = Some(AgentLeg {
+                    id: agent,
+                    leg,
+                    media,
+                    local,
+                    events,
+                    answered: false,
+                    offered_ms: offered,
+                    pop,
+                    muted: false,
+                });
+            }
+            Err(_) => {
+                media.close();
+                reject(self);
+            }
+        }
+    }
+
+    fn caller_user(&self) -> String {
+        if self.caller.is_empty() {
+            "anonymous".into()
+        } else {
+            self.caller.clone()
+        }
+    }
+
+    pub(super) fn agent_event(&mut self, ev: LegEvent) {
+        let Some(a) = self.agent.as_mut() else { return };
+        let call = CallId::from(self.call_id.as_str());
+        let agent = super::routing::agent_id(&a.id);
+        let (label, leg) = (format!("agent:{}", a.id), a.leg.leg.to_string());
+        match ev {
+            LegEvent::Ringing { status, .. } => {
+                self.record(Event::LegState {
+                    leg,
+                    target: label,
+                    state: "ringing".into(),
+                    status: Some(status),
+                });
+            }
+            LegEvent::Answered { sdp } => {
+                let neg = sdp
+                    .as_deref()
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
+                    .and_then(|answer| crate::sip::sdp_negotiate::accept_answer(&answer, &a.local));
+                if let Some(n) = neg {
+                    a.media.set_remote(super::media_map::to_media(&n));
+                }
+                a.answered = true;
+                let now = now_ms();
+                self.facts.answered_ms = Some(now);
+                self.facts.offered_ms = Some(a.offered_ms);
+                self.facts.agent = Some(a.id.clone());
+                let agent_name = a.id.clone();
+                let pop = a.pop.clone();
+                self.media.stop_music();
+                self.media.stop_playback();
+                self.media.bridge(&a.media);
+                self.tell_router(RouterInput::OfferAnswered { call, agent });
+                self.record(Event::LegState {
+                    leg,
+                    target: label,
+                    state: "answered".into(),
+                    status: Some(200),
+                });
+                let queue = self.facts.queue.clone().unwrap_or_default();
+                self.record(Event::CallConnected {
+                    agent: agent_name.clone(),
+                    queue: queue.clone(),
+                    wait_ms: self.facts.queued_ms.map_or(0, |q| now - q),
+                });
+                if let (Some(desk), Some(pop)) = (self.desk().cloned(), pop) {
+                    desk.connected(
+                        &agent_name,
+                        CallView {
+                            call_id: self.call_id.clone(),
+                            caller: pop.caller.clone(),
+                            queue,
+                            answered_ms: now,
+                            held: false,
+                            muted: false,
+                            pop,
+                        },
+                    );
+                }
+            }
+            LegEvent::Failed { status, .. } => {
+                if let Some(a) = self.agent.take() {
+                    a.media.close();
+                    if let Some(d) = self.desk() {
+                        d.withdraw(&a.id, &self.call_id, "no-answer");
+                    }
+                }
+                self.tell_router(RouterInput::OfferRejected { call, agent });
+                self.record(Event::LegState {
+                    leg,
+                    target: label,
+                    state: "failed".into(),
+                    status: Some(status),
+                });
+            }
+            LegEvent::Ended { .. } | LegEvent::Cancelled => {
+                let was_answered = a.answered;
+                self.record(Event::LegState {
+                    leg,
+                    target: label,
+                    state: "ended".into(),
+                    status: None,
+                });
+                if was_answered {
+                    // The agent hung up: the caller goes on to the survey, if the entry has one
+                    // (the IVR hangs up otherwise).
+                    self.end_agent_part("agent");
+                    self.tell_router(RouterInput::CallEnded { call });
+                    self.cues = None;
+                    self.after_agent = true;
+                    self.step(Input::AgentHungUp);
+                } else if let Some(a) = self.agent.take() {
+                    a.media.close();
+                    if let Some(d) = self.desk() {
+                        d.withdraw(&a.id, &self.call_id, "no-answer");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The agent's part of an answered call is over (`by` the agent or the caller): close the
+    /// agent's media, record it, and hand the interaction to the agent's page for wrap-up.
+    fn end_agent_part(&mut self, by: &'static str) {
+        let Some(a) = self.agent.take() else { return };
+        self.media.unbridge();
+        a.media.close();
+        let now = now_ms();
+        let interaction = self.facts.interaction(&self.call_id, &self.caller, now);
+        self.record(Event::CallAgentEnded {
+            agent: a.id.clone(),
+            queue: self.facts.queue.clone().unwrap_or_default(),
+            talk_ms: interaction.talk_ms,
+            hold_ms: interaction.hold_ms,
+            by: by.to_string(),
+        });
+        self.interaction_saved = true;
+        let required = self
+            .manager
+            .ivr
+            .as_ref()
+            .is_some_and(|p| p.desk.is_some());
+        match self.desk().cloned() {
+            Some(desk) => desk.call_ended(&a.id, by, interaction, required),
+            None => self.save_interaction(interaction),
+        }
+    }
+
+    /// Store an interaction without a wrap-up (abandoned calls, no agent pages), off the call's
+    /// path; a database outage only delays it.
+    pub(super) fn save_interaction(&self, i: crate::crm::model::Interaction) {
+        let Some(crm) = self.manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            for _ in 0..8 {
+                match crm.save(&i, None, now_ms()).await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(call_id = %i.call_id, error = %e, "interaction not stored yet; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+            tracing::error!(call_id = %i.call_id, "interaction given up after retries");
+        });
+    }
+
+    /// Withdraw an offer: stop ringing the agent's phone.
+    pub(super) fn drop_agent(&mut self, agent: &str, reason: &str) {
+        if self
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.id == agent && !a.answered)
+        {
+            if let Some(a) = self.agent.take() {
+                if let Some(ep) = self.manager.endpoint.get() {
+                    ep.hangup(a.leg);
+                }
+                a.media.close();
+            }
+        }
+        if let Some(d) = self.desk() {
+            d.withdraw(agent, &self.call_id, reason);
+        }
+    }
+
+    /// A request from the agent's page about this call.
+    pub(super) fn desk_command(&mut self, cmd: DeskCommand) {
+        let Some(a) = self.agent.as_mut() else { return };
+        let answered = a.answered;
+        let agent = a.id.clone();
+        match cmd {
+            DeskCommand::Reject if !answered => {
+                self.drop_agent(&agent, "rejected");
+                self.tell_router(RouterInput::OfferRejected {
+                    call: CallId::from(self.call_id.as_str()),
+                    agent: super::routing::agent_id(&agent),
+                });
+            }
+            DeskCommand::Hangup if answered => {
+                if let Some(ep) = self.manager.endpoint.get() {
+                    ep.hangup(a.leg);
+                }
+            }
+            DeskCommand::Hold(on) if answered => {
+                if on {
+                    self.media.unbridge();
+                    if let Some(m) = self.manager.prompts.get("music", "hold") {
+                        self.media.start_music(vec![m]);
+                    }
+                } else {
+                    self.media.stop_music();
+                    self.media.bridge(&a.media);
+                }
+                self.facts.hold(on, now_ms());
+                self.record(Event::CallHold { held: on });
+                if let Some(d) = self.desk() {
+                    d.call_changed(&agent, &self.call_id, |c| c.held = on);
+                }
+            }
+            DeskCommand::Mute(on) if answered => {
+                a.media.set_mute(on);
+                a.muted = on;
+                if let Some(d) = self.desk() {
+                    d.call_changed(&agent, &self.call_id, |c| c.muted = on);
+                }
+            }
+            DeskCommand::Dtmf(digits) if answered => self.media.send_dtmf(&digits),
+            other => {
+                tracing::info!(call_id = %self.call_id, %agent, ?other, answered, "agent request not possible now");
+            }
+        }
+    }
+
+    /// The caller is gone: tell the router, end any agent leg, and store the interaction.
+    pub(super) fn leave_routing(&mut self) {
+        let answered = self.agent.as_ref().is_some_and(|a| a.answered);
+        if answered {
+            if let Some(ep) = self.manager.endpoint.get() {
+                if let Some(a) = self.agent.as_ref() {
+                    ep.hangup(a.leg);
+                }
+            }
+            self.end_agent_part("caller");
+        } else if let Some(a) = self.agent.take() {
+            if let Some(ep) = self.manager.endpoint.get() {
+                ep.hangup(a.leg);
+            }
+            a.media.close();
+            if let Some(d) = self.desk() {
+                d.withdraw(&a.id, &self.call_id, "caller-hung-up");
+            }
+        }
+        let call = CallId::from(self.call_id.as_str());
+        if self.cues.take().is_some() {
+            self.tell_router(if answered {
+                RouterInput::CallEnded { call }
+            } else {
+                RouterInput::CallAbandoned { call }
+            });
+        }
+        if self.facts.queued_ms.is_some() && !self.interaction_saved {
+            let now = now_ms();
+            let i = self.facts.interaction(&self.call_id, &self.caller, now);
+            if i.abandoned {
+                self.record(Event::CallAbandoned {
+                    queue: self.facts.queue.clone().unwrap_or_default(),
+                    wait_ms: i.wait_ms,
+                });
+            }
+            self.interaction_saved = true;
+            self.save_interaction(i);
+        }
+    }
+}

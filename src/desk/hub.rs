@@ -1,0 +1,520 @@
+//! The agent desktop hub: what each agent's page shows (state, the offer with its pop, the call,
+//! the wrap-up), the sockets showing it, and the way from a page's request to the call it is
+//! about. Calls and the router tell the hub what happens; pages resync from `hello` on every
+//! (re)connect, so a network blip or a reload loses nothing.
+//!
+//! Confidentiality: a page may act on, or read the pop of, only a call currently offered to,
+//! connected to, or in wrap-up with its own agent.
+
+use super::protocol::*;
+use crate::call::routing::RouterHandle;
+use crate::crm::model::{Interaction, Pop, WrapUp};
+use crate::crm::Crm;
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// What a page asks of the call it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeskCommand {
+    Answer { sdp: Option<String> },
+    Reject,
+    Hangup,
+    Hold(bool),
+    Mute(bool),
+    Dtmf(String),
+    Transfer(TransferTarget),
+}
+
+#[derive(Default)]
+struct Slot {
+    display_name: String,
+    state: Option<StateView>,
+    offer: Option<OfferView>,
+    call: Option<CallView>,
+    wrapup: Option<WrapupView>,
+    sockets: Vec<(u64, UnboundedSender<ServerMsg>)>,
+}
+
+/// A call's control channel and the agent it is with.
+struct Control {
+    agent: String,
+    tx: UnboundedSender<DeskCommand>,
+}
+
+/// A finished call waiting for its wrap-up.
+struct Draft {
+    agent: String,
+    interaction: Interaction,
+    ended_at: std::time::Instant,
+}
+
+type PhoneCheck = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub struct Desk {
+    agents: DashMap<String, Slot>,
+    calls: DashMap<String, Control>,
+    drafts: DashMap<String, Draft>,
+    next_socket: AtomicU64,
+    crm: Crm,
+    router: RouterHandle,
+    /// How long after the last socket closes an agent without a phone leaves routing.
+    grace: Duration,
+    has_phone: OnceLock<PhoneCheck>,
+}
+
+impl Desk {
+    pub fn new(crm: Crm, router: RouterHandle, grace: Duration) -> Arc<Desk> {
+        Arc::new(Desk {
+            agents: DashMap::new(),
+            calls: DashMap::new(),
+            drafts: DashMap::new(),
+            next_socket: AtomicU64::new(1),
+            crm,
+            router,
+            grace,
+            has_phone: OnceLock::new(),
+        })
+    }
+
+    /// How to tell whether an agent has a registered phone (set once SIP is up).
+    pub fn set_phone_check(&self, f: PhoneCheck) {
+        let _ = self.has_phone.set(f);
+    }
+
+    pub fn crm(&self) -> &Crm {
+        &self.crm
+    }
+
+    fn push(&self, agent: &str, msg: ServerMsg) {
+        if let Some(mut slot) = self.agents.get_mut(agent) {
+            slot.sockets.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+        }
+    }
+
+    fn slot(&self, agent: &str) -> dashmap::mapref::one::RefMut<'_, String, Slot> {
+        self.agents.entry(agent.to_string()).or_default()
+    }
+
+    // ---- told by the router and the calls ----
+
+    /// The router changed the agent's state.
+    pub fn state_changed(&self, agent: &str, state: &str, reason: Option<String>, since_ms: i64) {
+        let view = StateView {
+            state: state.to_string(),
+            reason,
+            since_ms,
+        };
+        self.slot(agent).state = Some(view.clone());
+        self.push(agent, ServerMsg::State(view));
+    }
+
+    /// A call is offered to the agent: show it (with its pop) and accept the page's answer or
+    /// rejection for it on `control`.
+    pub fn offer(&self, agent: &str, offer: OfferView, control: UnboundedSender<DeskCommand>) {
+        self.calls.insert(
+            offer.call_id.clone(),
+            Control {
+                agent: agent.to_string(),
+                tx: control,
+            },
+        );
+        self.slot(agent).offer = Some(offer.clone());
+        self.push(agent, ServerMsg::Offer(offer));
+    }
+
+    /// The pop arrived after the offer (the CRM is slower than the phone): update it.
+    pub fn update_pop(&self, agent: &str, call_id: &str, pop: Pop) {
+        let msg = {
+            let mut slot = self.slot(agent);
+            match slot.offer.as_mut() {
+                Some(o) if o.call_id == call_id => {
+                    o.pop = pop;
+                    ServerMsg::Offer(o.clone())
+                }
+                _ => return,
+            }
+        };
+        self.push(agent, msg);
+    }
+
+    /// The offer is over without an answer (caller hung up, no answer, answered elsewhere).
+    pub fn withdraw(&self, agent: &str, call_id: &str, reason: &str) {
+        let had = {
+            let mut slot = self.slot(agent);
+            let had = slot.offer.as_ref().is_some_and(|o| o.call_id == call_id);
+            if had {
+                slot.offer = None;
+            }
+            had
+        };
+        if self.calls.get(call_id).is_some_and(|c| c.agent == agent) {
+            self.calls.remove(call_id);
+        }
+        if had {
+            self.push(
+                agent,
+                ServerMsg::OfferWithdrawn {
+                    call_id: call_id.to_string(),
+                    reason: reason.to_string(),
+                },
+            );
+        }
+    }
+
+    /// The agent is talking to the caller.
+    pub fn connected(&self, agent: &str, call: CallView) {
+        {
+            let mut slot = self.slot(agent);
+            slot.offer = None;
+            slot.call = Some(call.clone());
+        }
+        self.push(agent, ServerMsg::Call(call));
+    }
+
+    /// Hold / mute changed.
+    pub fn call_changed(&self, agent: &str, call_id: &str, f: impl FnOnce(&mut CallView)) {
+        let msg = {
+            let mut slot = self.slot(agent);
+            match slot.call.as_mut() {
+                Some(c) if c.call_id == call_id => {
+                    f(c);
+                    ServerMsg::Call(c.clone())
+                }
+                _ => return,
+            }
+        };
+        self.push(agent, msg);
+    }
+
+    /// The agent's part of the call is over: the page moves to wrap-up, and `interaction` is
+    /// stored with the wrap-up (or without one, if the agent never sends it).
+    pub fn call_ended(
+        &self,
+        agent: &str,
+        by: &'static str,
+        interaction: Interaction,
+        required: bool,
+    ) {
+        let call_id = interaction.call_id.clone();
+        let talk_secs = interaction.talk_ms as f64 / 1000.0;
+        let view = {
+            let mut slot = self.slot(agent);
+            let pop = slot.call.take().map(|c| c.pop);
+            let view = pop.map(|pop| WrapupView {
+                call_id: call_id.clone(),
+                required,
+                until_ms: None,
+                pop,
+            });
+            slot.wrapup = view.clone();
+            view
+        };
+        self.calls.remove(&call_id);
+        self.drafts.insert(
+            call_id.clone(),
+            Draft {
+                agent: agent.to_string(),
+                interaction,
+                ended_at: std::time::Instant::now(),
+            },
+        );
+        self.push(
+            agent,
+            ServerMsg::CallEnded {
+                call_id,
+                by,
+                talk_secs,
+            },
+        );
+        if let Some(v) = view {
+            self.push(agent, ServerMsg::Wrapup(v));
+        }
+    }
+
+    /// The caller's survey score: kept with the draft, or written to the stored interaction.
+    pub fn survey(&self, call_id: &str, score: u8) {
+        if let Some(mut d) = self.drafts.get_mut(call_id) {
+            d.interaction.survey_score = Some(i64::from(score));
+            return;
+        }
+        let store = self.crm.store().clone();
+        let call_id = call_id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = store.set_survey_score(&call_id, i64::from(score)).await {
+                tracing::warn!(%call_id, error = %e, "survey score not stored");
+            }
+        });
+    }
+
+    // ---- the page's side ----
+
+    /// A page connected: its first message is `hello` with everything to draw.
+    pub fn connect(
+        &self,
+        agent: &str,
+        display_name: &str,
+        stats: Stats,
+        device: &'static str,
+    ) -> (u64, UnboundedReceiver<ServerMsg>) {
+        let (tx, rx) = unbounded_channel();
+        let id = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        let settings = self.crm.settings();
+        let mut slot = self.slot(agent);
+        slot.display_name = display_name.to_string();
+        let hello = ServerMsg::Hello {
+            agent: agent.to_string(),
+            display_name: display_name.to_string(),
+            state: slot.state.clone().unwrap_or(StateView {
+                state: "logged-out".into(),
+                reason: None,
+                since_ms: crate::events::now_ms(),
+            }),
+            offer: slot.offer.clone(),
+            call: slot.call.clone(),
+            wrapup: slot.wrapup.clone(),
+            dispositions: settings.dispositions.clone(),
+            not_ready_reasons: settings.not_ready_reasons.clone(),
+            stats,
+            device,
+        };
+        let _ = tx.send(hello);
+        slot.sockets.push((id, tx));
+        drop(slot);
+        use crate::acd::router::Input;
+        let id_ = crate::call::routing::agent_id(agent);
+        self.router.send(Input::AgentLogin {
+            agent: id_.clone(),
+            ready: false,
+        });
+        self.router.send(Input::AgentConnected { agent: id_ });
+        (id, rx)
+    }
+
+    /// A page went away. After the grace period, an agent with no page and no phone is taken
+    /// out of routing (not-ready, "disconnected").
+    pub fn disconnect(self: &Arc<Self>, agent: &str, socket: u64) {
+        let none_left = {
+            let mut slot = self.slot(agent);
+            slot.sockets.retain(|(id, _)| *id != socket);
+            slot.sockets.is_empty()
+        };
+        if !none_left {
+            return;
+        }
+        let me = self.clone();
+        let agent = agent.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(me.grace).await;
+            let still_gone = me.agents.get(&agent).is_none_or(|s| s.sockets.is_empty());
+            let phone = me.has_phone.get().is_some_and(|f| f(&agent));
+            if still_gone && !phone {
+                tracing::info!(%agent, "agent page gone past the grace period: out of routing");
+                me.router.send(crate::acd::router::Input::AgentDisconnected {
+                    agent: crate::call::routing::agent_id(&agent),
+                });
+            }
+        });
+    }
+
+    /// The pop of a call, if this agent may see it (offered to, talking to, or wrapping up).
+    pub fn pop_for(&self, agent: &str, call_id: &str) -> Option<Pop> {
+        let slot = self.agents.get(agent)?;
+        if let Some(o) = slot.offer.as_ref().filter(|o| o.call_id == call_id) {
+            return Some(o.pop.clone());
+        }
+        if let Some(c) = slot.call.as_ref().filter(|c| c.call_id == call_id) {
+            return Some(c.pop.clone());
+        }
+        slot.wrapup
+            .as_ref()
+            .filter(|w| w.call_id == call_id)
+            .map(|w| w.pop.clone())
+    }
+
+    /// The contact of the call the agent is being offered, talking to or wrapping up.
+    pub fn current_contact(&self, agent: &str) -> Option<String> {
+        let slot = self.agents.get(agent)?;
+        let pop = slot
+            .offer
+            .as_ref()
+            .map(|o| &o.pop)
+            .or(slot.call.as_ref().map(|c| &c.pop))
+            .or(slot.wrapup.as_ref().map(|w| &w.pop))?;
+        pop.contact.as_ref().map(|c| c.id.clone())
+    }
+
+    /// Any call's pop (supervisors).
+    pub fn pop_any(&self, call_id: &str) -> Option<Pop> {
+        let agent = self.calls.get(call_id).map(|c| c.agent.clone()).or_else(|| {
+            self.drafts.get(call_id).map(|d| d.agent.clone())
+        })?;
+        self.pop_for(&agent, call_id)
+    }
+
+    /// Handle one message from `agent`'s page; the reply (if any) goes to that page only.
+    pub async fn handle(&self, agent: &str, msg: ClientMsg) -> Option<ServerMsg> {
+        let kind = msg.kind();
+        let result = match msg {
+            ClientMsg::Ping => return Some(ServerMsg::Pong),
+            ClientMsg::SetState { state, reason } => self.set_state(agent, &state, reason),
+            ClientMsg::Answer { call_id, sdp } => {
+                self.to_call(agent, &call_id, DeskCommand::Answer { sdp })
+            }
+            ClientMsg::Reject { call_id } => self.to_call(agent, &call_id, DeskCommand::Reject),
+            ClientMsg::Hangup { call_id } => self.to_call(agent, &call_id, DeskCommand::Hangup),
+            ClientMsg::Hold { call_id, on } => self.to_call(agent, &call_id, DeskCommand::Hold(on)),
+            ClientMsg::Mute { call_id, on } => self.to_call(agent, &call_id, DeskCommand::Mute(on)),
+            ClientMsg::Dtmf { call_id, digits } => {
+                if digits.is_empty()
+                    || !digits
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || "*#ABCD".contains(c))
+                {
+                    Err("digits must be 0-9, *, #, A-D".to_string())
+                } else {
+                    self.to_call(agent, &call_id, DeskCommand::Dtmf(digits))
+                }
+            }
+            ClientMsg::Transfer { call_id, to } => {
+                self.to_call(agent, &call_id, DeskCommand::Transfer(to))
+            }
+            ClientMsg::Wrapup { call_id, wrap } => self.wrapup(agent, &call_id, wrap).await,
+        };
+        result.err().map(|message| ServerMsg::Error {
+            request: kind.to_string(),
+            message,
+        })
+    }
+
+    fn set_state(&self, agent: &str, state: &str, reason: Option<String>) -> Result<(), String> {
+        use crate::acd::router::Input;
+        let id = crate::call::routing::agent_id(agent);
+        match state {
+            "available" => {
+                self.router.send(Input::AgentLogin {
+                    agent: id.clone(),
+                    ready: true,
+                });
+                self.router.send(Input::AgentReady { agent: id });
+            }
+            "not-ready" => {
+                let reason = reason.unwrap_or_else(|| "break".into());
+                if !self.crm.settings().not_ready_reasons.contains(&reason) {
+                    return Err(format!(
+                        "unknown not-ready reason `{reason}`; use one of: {}",
+                        self.crm.settings().not_ready_reasons.join(", ")
+                    ));
+                }
+                self.router.send(Input::AgentNotReady { agent: id, reason });
+            }
+            "logged-out" => self.router.send(Input::AgentLogout { agent: id }),
+            other => {
+                return Err(format!(
+                    "state `{other}` cannot be chosen; use available, not-ready or logged-out"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {
+        match self.calls.get(call_id) {
+            Some(c) if c.agent == agent => c
+                .tx
+                .send(cmd)
+                .map_err(|_| "that call has just ended".to_string()),
+            // Another agent's call looks exactly like no call at all.
+            _ => Err(format!("no call `{call_id}` is offered to you or connected to you")),
+        }
+    }
+
+    async fn wrapup(&self, agent: &str, call_id: &str, wrap: WrapUp) -> Result<(), String> {
+        let codes = &self.crm.settings().dispositions;
+        if !codes.iter().any(|d| d.code == wrap.disposition) {
+            return Err(format!(
+                "unknown disposition `{}`; use one of: {}",
+                wrap.disposition,
+                codes.iter().map(|d| d.code.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut interaction = match self.drafts.get(call_id) {
+            Some(d) if d.agent == agent => {
+                let mut i = d.interaction.clone();
+                i.wrap_ms = d.ended_at.elapsed().as_millis() as i64;
+                i
+            }
+            _ => return Err(format!("no call `{call_id}` is waiting for your wrap-up")),
+        };
+        interaction.notes = Some(wrap.notes.clone());
+        let now = crate::events::now_ms();
+        let saved = self
+            .crm
+            .save(&interaction, Some(&wrap), now)
+            .await
+            .map_err(|e| {
+                tracing::warn!(%call_id, error = %e, "wrap-up not stored; the agent can retry");
+                format!("could not store the wrap-up ({e}); nothing is lost, try again")
+            })?;
+        self.drafts.remove(call_id);
+        {
+            let mut slot = self.slot(agent);
+            if slot.wrapup.as_ref().is_some_and(|w| w.call_id == call_id) {
+                slot.wrapup = None;
+            }
+        }
+        self.push(
+            agent,
+            ServerMsg::WrapupSaved {
+                call_id: call_id.to_string(),
+                interaction_id: saved.interaction_id,
+                ticket: saved.ticket,
+            },
+        );
+        use crate::acd::router::Input;
+        let id = crate::call::routing::agent_id(agent);
+        self.router.send(Input::Disposition {
+            agent: id.clone(),
+            code: wrap.disposition,
+        });
+        self.router.send(Input::AgentReady { agent: id });
+        if let Ok(stats) = self.stats(agent).await {
+            self.push(agent, ServerMsg::Stats(stats));
+        }
+        Ok(())
+    }
+
+    /// Store the interactions of wrap-ups never sent (older than `max_age`), without a
+    /// disposition, so no call goes unrecorded. Called periodically.
+    pub async fn flush_stale_drafts(&self, max_age: Duration) {
+        let stale: Vec<String> = self
+            .drafts
+            .iter()
+            .filter(|d| d.ended_at.elapsed() > max_age)
+            .map(|d| d.key().clone())
+            .collect();
+        for call_id in stale {
+            let Some(i) = self.drafts.get(&call_id).map(|d| d.interaction.clone()) else {
+                continue;
+            };
+            if self.crm.save(&i, None, crate::events::now_ms()).await.is_ok() {
+                self.drafts.remove(&call_id);
+            }
+        }
+    }
+
+    /// The agent's figures today (UTC day), from stored interactions.
+    pub async fn stats(&self, agent: &str) -> crate::store::Result<Stats> {
+        let now = crate::events::now_ms();
+        let day_start = now - now.rem_euclid(86_400_000);
+        let (answered, talk_ms, handle_ms) =
+            self.crm.store().agent_day(agent, day_start).await?;
+        Ok(Stats {
+            answered_today: answered,
+            aht_secs: (answered > 0).then(|| handle_ms as f64 / 1000.0 / answered as f64),
+            talk_secs_today: talk_ms / 1000,
+        })
+    }
+}
