@@ -39,6 +39,7 @@ def cli(server, *args, ok=True):
 
 def crm_server(make_server, tmp_path, backend):
     s = make_server(backend, dialplans=plan_with_hours(tmp_path, True))
+    cli(s, "demo-data")              # the knowledge base (and demo contacts that do not match)
     (tmp_path / "contacts.csv").write_text(CONTACTS)
     (tmp_path / "tickets.csv").write_text(TICKETS)
     cli(s, "import", "contacts", str(tmp_path / "contacts.csv"))
