@@ -51,8 +51,8 @@ pub fn migrate(config_path: &Path) -> Result<(), CliError> {
 /// `helpline import contacts|tickets FILE.csv`.
 pub fn import(config_path: &Path, what: &str, file: &Path) -> Result<(), CliError> {
     let settings = config::load(config_path)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError(format!("{}: {e}", file.display())))?;
     runtime()?.block_on(async {
         let store = crate::store::migrate(&settings.database.url)
             .await
@@ -67,7 +67,8 @@ pub fn import(config_path: &Path, what: &str, file: &Path) -> Result<(), CliErro
             ))
         };
         let n = if what == "contacts" {
-            let rows = crate::crm::import::contacts(&text, &settings.sip.default_region).map_err(bad)?;
+            let rows =
+                crate::crm::import::contacts(&text, &settings.sip.default_region).map_err(bad)?;
             store
                 .insert_contacts(&rows, now)
                 .await
@@ -105,10 +106,16 @@ pub fn demo_data(
         let fail = |e: crate::store::StoreError| CliError(format!("demo data: {e}"));
         match contacts {
             None => {
-                let loaded = crate::crm::demo::load_if_empty(&store, now).await.map_err(fail)?;
+                let loaded = crate::crm::demo::load_if_empty(&store, now)
+                    .await
+                    .map_err(fail)?;
                 println!(
                     "{}",
-                    if loaded { "demo data loaded" } else { "the CRM already has contacts; nothing loaded" }
+                    if loaded {
+                        "demo data loaded"
+                    } else {
+                        "the CRM already has contacts; nothing loaded"
+                    }
                 );
             }
             Some(n) => {
@@ -124,7 +131,9 @@ pub fn demo_data(
                         .await
                         .map_err(fail)?;
                 }
-                crate::crm::demo::load_articles(&store).await.map_err(fail)?;
+                crate::crm::demo::load_articles(&store)
+                    .await
+                    .map_err(fail)?;
                 println!("{n} contacts and {} tickets generated", n * per_contact);
             }
         }

@@ -213,7 +213,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         crate::call::routing::records(&stored_states),
     );
     ivr.router = Some(router.clone());
-    let crm = crate::crm::Crm::new(store.clone(), settings.crm.clone(), &settings.sip.default_region);
+    let crm = crate::crm::Crm::new(
+        store.clone(),
+        settings.crm.clone(),
+        &settings.sip.default_region,
+    );
     if settings.crm.demo_data {
         match crate::crm::demo::load_if_empty(&store, now_ms()).await {
             Ok(true) => tracing::info!("CRM was empty: demo contacts, tickets and articles loaded"),

@@ -281,11 +281,7 @@ impl IvrCall {
             by: by.to_string(),
         });
         self.interaction_saved = true;
-        let required = self
-            .manager
-            .ivr
-            .as_ref()
-            .is_some_and(|p| p.desk.is_some());
+        let required = self.manager.ivr.as_ref().is_some_and(|p| p.desk.is_some());
         match self.desk().cloned() {
             Some(desk) => desk.call_ended(&a.id, by, interaction, required),
             None => self.save_interaction(interaction),

@@ -56,7 +56,12 @@ impl Facts {
                 ended_ms - a,
                 false,
             ),
-            None => (ended_ms - queued, 0, 0, self.queued_ms.is_some() && !self.callback),
+            None => (
+                ended_ms - queued,
+                0,
+                0,
+                self.queued_ms.is_some() && !self.callback,
+            ),
         };
         Interaction {
             id: uuid::Uuid::now_v7().to_string(),

@@ -213,7 +213,11 @@ impl IvrCall {
                     let tx = self.lookup_tx.clone();
                     tokio::spawn(async move {
                         let answer = crm.lookup(kind, &value).await;
-                        let _ = tx.send(LookupResult { kind, value, answer });
+                        let _ = tx.send(LookupResult {
+                            kind,
+                            value,
+                            answer,
+                        });
                     });
                 }
                 None => self.pending.push_back(Input::LookupResult(LookupResult {
@@ -362,4 +366,3 @@ fn sanitize(s: &str) -> String {
         })
         .collect()
 }
-

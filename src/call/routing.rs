@@ -5,9 +5,9 @@
 use crate::acd::config::AcdConfig;
 use crate::acd::router::{Action, AgentStateRecord, Input, QueuedCall, Router};
 use crate::acd::types::{AgentId, CallId};
+use crate::desk::Desk;
 use crate::events::{now_ms, Event};
 use crate::store::StoreHandle;
-use crate::desk::Desk;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

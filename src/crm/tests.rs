@@ -65,7 +65,12 @@ async fn the_pop_lists_open_tickets_urgent_first_and_suggests_articles() {
         r.ivr.choice = Some("network".into());
         let pop = crm(&ts.store).pop(&r).await;
         let numbers: Vec<_> = pop.tickets.iter().map(|t| t.number.as_str()).collect();
-        assert_eq!(numbers, ["T-1006"], "{}: resolved tickets are not shown", ts.label);
+        assert_eq!(
+            numbers,
+            ["T-1006"],
+            "{}: resolved tickets are not shown",
+            ts.label
+        );
         assert!(
             pop.articles.iter().any(|a| a.id == "KB-5"),
             "{}: network outage article for a network caller: {:?}",
@@ -84,13 +89,18 @@ async fn a_ticket_typed_in_the_ivr_identifies_the_caller_on_a_shared_line() {
         let mut r = req("+34910000099"); // unknown number
         r.ticket = Some("1005".into()); // T-1005 belongs to María Fernández
         let pop = crm.pop(&r).await;
-        assert_eq!(pop.contact.map(|c| c.name), Some("María Fernández".to_string()));
+        assert_eq!(
+            pop.contact.map(|c| c.name),
+            Some("María Fernández".to_string())
+        );
         assert!(matches!(
-            crm.lookup(crate::ivr::crm::LookupKind::Ticket, "1005").await,
+            crm.lookup(crate::ivr::crm::LookupKind::Ticket, "1005")
+                .await,
             crate::ivr::crm::LookupAnswer::Ticket(_)
         ));
         assert!(matches!(
-            crm.lookup(crate::ivr::crm::LookupKind::Account, "100001").await,
+            crm.lookup(crate::ivr::crm::LookupKind::Account, "100001")
+                .await,
             crate::ivr::crm::LookupAnswer::Contact(CallerFacts { vip: true, .. })
         ));
         ts.finish().await;
@@ -125,11 +135,18 @@ async fn wrap_up_writes_the_call_with_its_ticket_and_fcr_follows_repeat_calls() 
             resolution: Resolution::Resolved,
         };
         let saved = crm
-            .save(&interaction("c1", NOW, "demo-100002", None), Some(&resolve), NOW)
+            .save(
+                &interaction("c1", NOW, "demo-100002", None),
+                Some(&resolve),
+                NOW,
+            )
             .await
             .unwrap();
         let t = saved.ticket.unwrap();
-        assert_eq!((t.number.as_str(), t.status), ("T-1003", TicketStatus::Resolved));
+        assert_eq!(
+            (t.number.as_str(), t.status),
+            ("T-1003", TicketStatus::Resolved)
+        );
         let calls = ts.store.ticket_interactions(&t.id).await.unwrap();
         assert_eq!(calls.len(), 1);
         assert_eq!((calls[0].wait_secs, calls[0].talk_secs), (12.0, 95.0));
@@ -146,15 +163,25 @@ async fn wrap_up_writes_the_call_with_its_ticket_and_fcr_follows_repeat_calls() 
             ..resolve.clone()
         };
         let saved = crm
-            .save(&interaction("c2", NOW + 2 * day, "demo-100002", None), Some(&again), NOW)
+            .save(
+                &interaction("c2", NOW + 2 * day, "demo-100002", None),
+                Some(&again),
+                NOW,
+            )
             .await
             .unwrap();
         let t = saved.ticket.unwrap();
-        assert_eq!((t.tier, t.owner.as_deref(), t.status), (2, None, TicketStatus::Open));
+        assert_eq!(
+            (t.tier, t.owner.as_deref(), t.status),
+            (2, None, TicketStatus::Open)
+        );
         let calls = ts.store.ticket_interactions(&t.id).await.unwrap();
         let mut tally = fcr::FcrTally::default();
         tally.add_ticket(&fcr::ticket_calls(&calls), 7 * day);
-        assert_eq!((tally.resolved_first_contact, tally.repeat_contacts), (0, 1));
+        assert_eq!(
+            (tally.resolved_first_contact, tally.repeat_contacts),
+            (0, 1)
+        );
 
         // A new ticket created at wrap-up belongs to the caller and the agent.
         let create = WrapUp {
@@ -168,7 +195,11 @@ async fn wrap_up_writes_the_call_with_its_ticket_and_fcr_follows_repeat_calls() 
             resolution: Resolution::Open,
         };
         let saved = crm
-            .save(&interaction("c3", NOW, "demo-100002", None), Some(&create), NOW)
+            .save(
+                &interaction("c3", NOW, "demo-100002", None),
+                Some(&create),
+                NOW,
+            )
             .await
             .unwrap();
         let t = saved.ticket.unwrap();

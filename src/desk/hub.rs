@@ -312,9 +312,10 @@ impl Desk {
             let phone = me.has_phone.get().is_some_and(|f| f(&agent));
             if still_gone && !phone {
                 tracing::info!(%agent, "agent page gone past the grace period: out of routing");
-                me.router.send(crate::acd::router::Input::AgentDisconnected {
-                    agent: crate::call::routing::agent_id(&agent),
-                });
+                me.router
+                    .send(crate::acd::router::Input::AgentDisconnected {
+                        agent: crate::call::routing::agent_id(&agent),
+                    });
             }
         });
     }
@@ -348,9 +349,11 @@ impl Desk {
 
     /// Any call's pop (supervisors).
     pub fn pop_any(&self, call_id: &str) -> Option<Pop> {
-        let agent = self.calls.get(call_id).map(|c| c.agent.clone()).or_else(|| {
-            self.drafts.get(call_id).map(|d| d.agent.clone())
-        })?;
+        let agent = self
+            .calls
+            .get(call_id)
+            .map(|c| c.agent.clone())
+            .or_else(|| self.drafts.get(call_id).map(|d| d.agent.clone()))?;
         self.pop_for(&agent, call_id)
     }
 
@@ -422,12 +425,14 @@ impl Desk {
 
     fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {
         match self.calls.get(call_id) {
-            Some(c) if c.agent == agent => c
-                .tx
-                .send(cmd)
-                .map_err(|_| "that call has just ended".to_string()),
+            Some(c) if c.agent == agent => {
+                c.tx.send(cmd)
+                    .map_err(|_| "that call has just ended".to_string())
+            }
             // Another agent's call looks exactly like no call at all.
-            _ => Err(format!("no call `{call_id}` is offered to you or connected to you")),
+            _ => Err(format!(
+                "no call `{call_id}` is offered to you or connected to you"
+            )),
         }
     }
 
@@ -437,7 +442,11 @@ impl Desk {
             return Err(format!(
                 "unknown disposition `{}`; use one of: {}",
                 wrap.disposition,
-                codes.iter().map(|d| d.code.as_str()).collect::<Vec<_>>().join(", ")
+                codes
+                    .iter()
+                    .map(|d| d.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let mut interaction = match self.drafts.get(call_id) {
@@ -499,7 +508,12 @@ impl Desk {
             let Some(i) = self.drafts.get(&call_id).map(|d| d.interaction.clone()) else {
                 continue;
             };
-            if self.crm.save(&i, None, crate::events::now_ms()).await.is_ok() {
+            if self
+                .crm
+                .save(&i, None, crate::events::now_ms())
+                .await
+                .is_ok()
+            {
                 self.drafts.remove(&call_id);
             }
         }
@@ -509,8 +523,7 @@ impl Desk {
     pub async fn stats(&self, agent: &str) -> crate::store::Result<Stats> {
         let now = crate::events::now_ms();
         let day_start = now - now.rem_euclid(86_400_000);
-        let (answered, talk_ms, handle_ms) =
-            self.crm.store().agent_day(agent, day_start).await?;
+        let (answered, talk_ms, handle_ms) = self.crm.store().agent_day(agent, day_start).await?;
         Ok(Stats {
             answered_today: answered,
             aht_secs: (answered > 0).then(|| handle_ms as f64 / 1000.0 / answered as f64),

@@ -202,10 +202,9 @@ mod tests {
 
     #[test]
     fn transfer_targets_and_unknown_types() {
-        let m: ClientMsg = serde_json::from_str(
-            r#"{"type":"transfer","call_id":"c","to":{"queue":"tier2"}}"#,
-        )
-        .unwrap();
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"transfer","call_id":"c","to":{"queue":"tier2"}}"#)
+                .unwrap();
         assert_eq!(
             m,
             ClientMsg::Transfer {
@@ -230,6 +229,9 @@ mod tests {
             since_ms: 5,
         }))
         .unwrap();
-        assert_eq!((v["type"].as_str(), v["state"].as_str()), (Some("state"), Some("available")));
+        assert_eq!(
+            (v["type"].as_str(), v["state"].as_str()),
+            (Some("state"), Some("available"))
+        );
     }
 }

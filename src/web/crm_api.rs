@@ -53,7 +53,10 @@ fn is_supervisor(u: &AuthUser) -> bool {
 
 fn store_error(e: crate::store::StoreError) -> Response {
     tracing::warn!(error = %e, "CRM API query failed");
-    error(StatusCode::SERVICE_UNAVAILABLE, "the CRM database is not answering; try again")
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the CRM database is not answering; try again",
+    )
 }
 
 fn not_found() -> Response {
@@ -69,7 +72,11 @@ fn page_json<T: serde::Serialize>(items: Vec<T>, page: Page) -> Response {
     .into_response()
 }
 
-pub async fn pop(State(s): State<AppState>, user: AuthUser, Path(call_id): Path<String>) -> Response {
+pub async fn pop(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(call_id): Path<String>,
+) -> Response {
     let Some(desk) = s.desk.as_ref() else {
         return not_found();
     };
@@ -92,10 +99,19 @@ async fn agent_may_see(s: &AppState, agent: &str, contact_id: &str) -> Result<bo
         .agent_knows_contact(agent, contact_id)
         .await
         .map_err(store_error)
-        .map(|known| known || s.desk.as_ref().is_some_and(|d| d.current_contact(agent).as_deref() == Some(contact_id)))
+        .map(|known| {
+            known
+                || s.desk
+                    .as_ref()
+                    .is_some_and(|d| d.current_contact(agent).as_deref() == Some(contact_id))
+        })
 }
 
-pub async fn contacts(State(s): State<AppState>, user: AuthUser, Query(q): Query<ListQuery>) -> Response {
+pub async fn contacts(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     if !is_supervisor(&user) {
         return error(StatusCode::FORBIDDEN, "listing contacts is for supervisors");
     }
@@ -105,7 +121,11 @@ pub async fn contacts(State(s): State<AppState>, user: AuthUser, Query(q): Query
     }
 }
 
-pub async fn contact(State(s): State<AppState>, user: AuthUser, Path(id): Path<String>) -> Response {
+pub async fn contact(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Response {
     if !is_supervisor(&user) {
         match agent_may_see(&s, &user.0.username, &id).await {
             Ok(true) => {}
@@ -170,19 +190,33 @@ pub async fn create_contact(
         notes: new.notes,
         account: new.account,
     };
-    match s.store.insert_contacts(std::slice::from_ref(&c), crate::events::now_ms()).await {
+    match s
+        .store
+        .insert_contacts(std::slice::from_ref(&c), crate::events::now_ms())
+        .await
+    {
         Ok(()) => (StatusCode::CREATED, Json(c)).into_response(),
         Err(crate::store::StoreError::Db(sqlx::Error::Database(d))) if d.is_unique_violation() => {
-            error(StatusCode::CONFLICT, "a contact with that account already exists")
+            error(
+                StatusCode::CONFLICT,
+                "a contact with that account already exists",
+            )
         }
         Err(e) => store_error(e),
     }
 }
 
-pub async fn tickets(State(s): State<AppState>, user: AuthUser, Query(q): Query<ListQuery>) -> Response {
+pub async fn tickets(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     if !is_supervisor(&user) {
         let Some(contact) = q.contact.as_deref() else {
-            return error(StatusCode::FORBIDDEN, "agents list the tickets of one contact (?contact=)");
+            return error(
+                StatusCode::FORBIDDEN,
+                "agents list the tickets of one contact (?contact=)",
+            );
         };
         match agent_may_see(&s, &user.0.username, contact).await {
             Ok(true) => {}
@@ -194,16 +228,27 @@ pub async fn tickets(State(s): State<AppState>, user: AuthUser, Query(q): Query<
         None => None,
         Some(Some(st)) => Some(st),
         Some(None) => {
-            return error(StatusCode::BAD_REQUEST, "status must be open, pending, resolved or closed")
+            return error(
+                StatusCode::BAD_REQUEST,
+                "status must be open, pending, resolved or closed",
+            )
         }
     };
-    match s.store.list_tickets(q.contact.as_deref(), status, q.page()).await {
+    match s
+        .store
+        .list_tickets(q.contact.as_deref(), status, q.page())
+        .await
+    {
         Ok(items) => page_json(items, q.page()),
         Err(e) => store_error(e),
     }
 }
 
-pub async fn ticket(State(s): State<AppState>, user: AuthUser, Path(number): Path<String>) -> Response {
+pub async fn ticket(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(number): Path<String>,
+) -> Response {
     let t = match s.store.ticket_by_number(&number).await {
         Ok(Some(t)) => t,
         Ok(None) => return not_found(),
@@ -249,13 +294,21 @@ pub async fn interactions(
             Err(e) => return store_error(e),
         },
     };
-    match s.store.list_interactions(ticket_id.as_deref(), q.page()).await {
+    match s
+        .store
+        .list_interactions(ticket_id.as_deref(), q.page())
+        .await
+    {
         Ok(items) => page_json(items, q.page()),
         Err(e) => store_error(e),
     }
 }
 
-pub async fn kb(State(s): State<AppState>, _user: AuthUser, Query(q): Query<ListQuery>) -> Response {
+pub async fn kb(
+    State(s): State<AppState>,
+    _user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     match s.store.search_articles(&q.q, 10).await {
         Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
         Err(e) => store_error(e),

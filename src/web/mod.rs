@@ -5,6 +5,7 @@ mod agent_ws;
 mod auth;
 mod crm_api;
 mod health;
+mod pages;
 
 pub use auth::{AuthUser, SESSION_COOKIE};
 
@@ -36,11 +37,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(auth::me))
         .route("/ws/agent", get(agent_ws::agent_socket))
         .route("/api/pop/{call_id}", get(crm_api::pop))
-        .route("/api/contacts", get(crm_api::contacts).post(crm_api::create_contact))
+        .route(
+            "/api/contacts",
+            get(crm_api::contacts).post(crm_api::create_contact),
+        )
         .route("/api/contacts/{id}", get(crm_api::contact))
         .route("/api/tickets", get(crm_api::tickets))
         .route("/api/tickets/{number}", get(crm_api::ticket))
         .route("/api/interactions", get(crm_api::interactions))
         .route("/api/kb", get(crm_api::kb))
+        .merge(pages::routes())
         .with_state(state)
 }
