@@ -84,6 +84,16 @@ impl Desk {
         let _ = self.has_phone.set(f);
     }
 
+    /// Whether the agent has a registered SIP phone (which then rings for their calls).
+    pub fn has_phone(&self, agent: &str) -> bool {
+        self.has_phone.get().is_some_and(|f| f(agent))
+    }
+
+    /// Whether any page of the agent is connected.
+    pub fn has_page(&self, agent: &str) -> bool {
+        self.agents.get(agent).is_some_and(|s| !s.sockets.is_empty())
+    }
+
     pub fn crm(&self) -> &Crm {
         &self.crm
     }
@@ -309,7 +319,7 @@ impl Desk {
         tokio::spawn(async move {
             tokio::time::sleep(me.grace).await;
             let still_gone = me.agents.get(&agent).is_none_or(|s| s.sockets.is_empty());
-            let phone = me.has_phone.get().is_some_and(|f| f(&agent));
+            let phone = me.has_phone(&agent);
             if still_gone && !phone {
                 tracing::info!(%agent, "agent page gone past the grace period: out of routing");
                 me.router

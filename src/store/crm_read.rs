@@ -344,4 +344,15 @@ impl Store {
                 .collect()
         })
     }
+
+    /// Contact ids owning a number: one indexed lookup (the pop benchmark's reference floor).
+    pub async fn contacts_by_phone_ids(&self, number: &str) -> Result<Vec<String>> {
+        with_pool!(&self.db, |pool| {
+            let rows = sqlx::query("SELECT contact_id FROM contact_phones WHERE number = $1")
+                .bind(number)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| r.text("contact_id")).collect()
+        })
+    }
 }
