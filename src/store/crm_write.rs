@@ -263,7 +263,7 @@ impl Store {
                  queue, agent, ivr_path, arrived_ms, wait_ms, ring_ms, talk_ms, hold_ms, wrap_ms, \
                  abandoned, callback, disposition, resolution, notes, recording, survey_score, \
                  ended_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,\
-                 $19,$20,$21,$22,$23) ON CONFLICT (call_id) DO UPDATE SET \
+                 $19,$20,$21,$22,$23) ON CONFLICT (id) DO UPDATE SET \
                  ticket_id = COALESCE($3, interactions.ticket_id), \
                  contact_id = COALESCE($4, interactions.contact_id), queue = $7, agent = $8, \
                  ivr_path = $9, wait_ms = $11, ring_ms = $12, talk_ms = $13, hold_ms = $14, \

@@ -53,7 +53,8 @@ CREATE INDEX ticket_history_ticket ON ticket_history (ticket_id, at_ms);
 
 CREATE TABLE interactions (
     id           TEXT PRIMARY KEY,
-    call_id      TEXT   NOT NULL UNIQUE,
+    -- one row per agent segment of a call (a transferred call has several)
+    call_id      TEXT   NOT NULL,
     ticket_id    TEXT REFERENCES tickets (id),
     contact_id   TEXT,
     caller       TEXT,
@@ -76,7 +77,9 @@ CREATE TABLE interactions (
     survey_score BIGINT,
     ended_ms     BIGINT
 );
+CREATE INDEX interactions_call ON interactions (call_id);
 CREATE INDEX interactions_ticket ON interactions (ticket_id, arrived_ms);
+CREATE INDEX interactions_agent ON interactions (agent, arrived_ms);
 CREATE INDEX interactions_contact ON interactions (contact_id, arrived_ms);
 
 CREATE TABLE kb_articles (
