@@ -8,6 +8,7 @@
 //!   "unavailable" and the call rings anyway.
 //! - [`import`], [`demo`]: CSV import (all or nothing) and the demo data set.
 
+pub mod breaker;
 pub mod demo;
 pub mod fcr;
 pub mod import;
