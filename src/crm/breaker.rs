@@ -149,7 +149,11 @@ mod tests {
         b.success();
         b.failure(t0);
         b.failure(t0);
-        assert_eq!(b.state(), BreakerState::Closed, "a success resets the count");
+        assert_eq!(
+            b.state(),
+            BreakerState::Closed,
+            "a success resets the count"
+        );
         assert_eq!(b.admit(t0), Admit::Yes);
         b.failure(t0);
         assert_eq!(b.state(), BreakerState::Open);

@@ -28,7 +28,7 @@ mod users;
 mod writer;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use serde::{Deserialize, Serialize};
 
