@@ -56,6 +56,13 @@ pub enum CrmError {
     Http(#[from] HttpError),
 }
 
+impl CrmError {
+    /// The external CRM's circuit breaker refused the request (the outage is already logged).
+    pub fn is_breaker_open(&self) -> bool {
+        matches!(self, CrmError::Http(e) if e.is_breaker_open())
+    }
+}
+
 /// Where contacts, tickets and past interactions are read from. The knowledge base, the
 /// interaction rows and the outbox are always in our own store.
 #[derive(Clone)]
@@ -175,6 +182,11 @@ impl Crm {
     pub async fn pop(&self, req: &PopRequest) -> Pop {
         match tokio::time::timeout(self.deadline(), self.build_pop(req)).await {
             Ok(Ok(pop)) => pop,
+            Ok(Err(e)) if e.is_breaker_open() => {
+                // The breaker logged the outage when it opened; no warning per call.
+                tracing::debug!(error = %e, "CRM unavailable; pop sent without it");
+                pop::unavailable(&req.caller, req.wait_secs, req.ivr.clone())
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "CRM lookup failed; pop sent without it");
                 pop::unavailable(&req.caller, req.wait_secs, req.ivr.clone())
@@ -265,6 +277,10 @@ impl Crm {
     pub async fn lookup(&self, kind: LookupKind, value: &str) -> LookupAnswer {
         match tokio::time::timeout(self.deadline(), self.lookup_inner(kind, value)).await {
             Ok(Ok(a)) => a,
+            Ok(Err(e)) if e.is_breaker_open() => {
+                tracing::debug!(error = %e, ?kind, "CRM unavailable");
+                LookupAnswer::Unavailable
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, ?kind, "CRM lookup failed");
                 LookupAnswer::Unavailable
