@@ -232,6 +232,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     router.attach_desk(desk.clone());
     spawn_draft_flush(desk.clone());
+    let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let outbox = crate::crm::outbox::spawn_outbox(crm.clone(), async {
+        let _ = outbox_stopped.await;
+    });
     ivr.crm = Some(crm);
     ivr.desk = Some(desk.clone());
     spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
@@ -307,6 +311,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await;
     let _ = stop_http.send(());
     let _ = http.await;
+    let _ = stop_outbox.send(());
+    let _ = outbox.await;
     if let Err(e) = writer.shutdown(Duration::from_secs(10)).await {
         tracing::warn!(error = %e, "event store not fully flushed; the rest stays in the spill file");
     }

@@ -175,7 +175,7 @@ pub(crate) struct RawSettings {
     pub database: RawDatabase,
     pub media: RawMedia,
     pub paths: RawPaths,
-    pub crm: CrmSettings,
+    pub crm: RawCrm,
 }
 
 #[derive(Debug, Deserialize)]
@@ -344,9 +344,66 @@ impl Default for RawPaths {
     }
 }
 
-/// `[crm]`: where contacts and tickets come from, and the agent's wrap-up choices.
-#[derive(Debug, Clone, Deserialize)]
+/// `[crm]` as written (the provider and base URL keep their position for error messages).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub(crate) struct RawCrm {
+    pub provider: Spanned<String>,
+    pub pop_timeout_ms: u64,
+    pub repeat_days: u32,
+    pub fcr_days: u32,
+    pub dispositions: Vec<Disposition>,
+    pub not_ready_reasons: Vec<String>,
+    pub demo_data: bool,
+    pub agent_grace_secs: u64,
+    pub http: Option<RawCrmHttp>,
+}
+
+impl Default for RawCrm {
+    fn default() -> Self {
+        let d = CrmSettings::default();
+        RawCrm {
+            provider: Spanned::new(0..0, d.provider),
+            pop_timeout_ms: d.pop_timeout_ms,
+            repeat_days: d.repeat_days,
+            fcr_days: d.fcr_days,
+            dispositions: d.dispositions,
+            not_ready_reasons: d.not_ready_reasons,
+            demo_data: d.demo_data,
+            agent_grace_secs: d.agent_grace_secs,
+            http: None,
+        }
+    }
+}
+
+/// `[crm.http]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawCrmHttp {
+    pub base_url: Option<Spanned<String>>,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+    pub token_env: Option<String>,
+}
+
+impl Default for RawCrmHttp {
+    fn default() -> Self {
+        let d = CrmHttpSettings::default();
+        RawCrmHttp {
+            base_url: None,
+            timeout_ms: d.timeout_ms,
+            retries: d.retries,
+            breaker_failures: d.breaker_failures,
+            breaker_cooldown_ms: d.breaker_cooldown_ms,
+            token_env: d.token_env,
+        }
+    }
+}
+
+/// `[crm]`: where contacts and tickets come from, and the agent's wrap-up choices.
+#[derive(Debug, Clone)]
 pub struct CrmSettings {
     /// `builtin` (our database) or `http` (an external CRM, see `[crm.http]`).
     pub provider: String,
@@ -374,11 +431,10 @@ pub struct Disposition {
     pub label: String,
 }
 
-/// `[crm.http]`: an external CRM spoken to over HTTP/JSON.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// `[crm.http]`: an external CRM spoken to over HTTP/JSON (see `crate::crm::http`).
+#[derive(Debug, Clone)]
 pub struct CrmHttpSettings {
-    /// e.g. `http://crm.internal:9000`
+    /// e.g. `http://crm.internal:9000` (plain http only).
     pub base_url: String,
     pub timeout_ms: u64,
     /// Extra attempts after a failed lookup (outcomes are retried from the outbox forever).

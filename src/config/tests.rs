@@ -83,3 +83,63 @@ fn trusted_networks_match() {
         .contains("1.2.3.4".parse().unwrap()));
     assert!(IpNet::parse("10.0.0.0/33").is_none());
 }
+
+#[test]
+fn crm_provider_and_http_base_url_are_checked_where_written() {
+    let ok = "[crm]\nprovider = \"http\"\n[crm.http]\nbase_url = \"http://127.0.0.1:9000/api\"\ntoken_env = \"CRM_TOKEN\"\n";
+    let s = parse(Path::new("c.toml"), ok).expect("valid http CRM");
+    let http = s.crm.http.expect("[crm.http]");
+    assert_eq!(
+        (
+            s.crm.provider.as_str(),
+            http.base_url.as_str(),
+            http.timeout_ms
+        ),
+        ("http", "http://127.0.0.1:9000/api", 800)
+    );
+    assert_eq!(
+        parse(Path::new("c.toml"), "").unwrap().crm.provider,
+        "builtin"
+    );
+
+    let errs = parse(Path::new("c.toml"), "[crm]\nprovider = \"salesforce\"\n").unwrap_err();
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:12: unknown CRM provider `salesforce`"),
+        "{}",
+        errs[0]
+    );
+    let errs = parse(
+        Path::new("c.toml"),
+        "[crm]\npop_timeout_ms = 200\nprovider = \"http\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:3:12: provider \"http\" needs"),
+        "{}",
+        errs[0]
+    );
+    let text = "[crm]\nprovider = \"http\"\n\n[crm.http]\nbase_url = \"https://crm.example.com\"\n";
+    let errs = parse(Path::new("c.toml"), text).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:5:12: [crm.http] base_url `https://crm.example.com` uses https"),
+        "{}",
+        errs[0]
+    );
+    let errs = parse(
+        Path::new("c.toml"),
+        "[crm]\nprovider = \"http\"\n[crm.http]\nbase_url = \"crm:9000\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        errs[0].message.contains("must start with http://"),
+        "{}",
+        errs[0]
+    );
+}

@@ -36,6 +36,70 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// `[crm]`: the provider is `builtin` or `http`; `http` needs `[crm.http] base_url`, a
+    /// plain `http://` URL.
+    fn crm(&mut self, raw: RawCrm) -> CrmSettings {
+        let provider = raw.provider.get_ref().clone();
+        if provider != "builtin" && provider != "http" {
+            self.err(
+                &raw.provider,
+                format!("unknown CRM provider `{provider}`; use \"builtin\" (our database) or \"http\" (an external CRM, with [crm.http] base_url)"),
+            );
+        }
+        let http = raw.http.map(|h| {
+            if let Some(url) = &h.base_url {
+                if let Err(why) = check_crm_url(url.get_ref()) {
+                    self.err(
+                        url,
+                        format!("[crm.http] base_url `{}` {why}", url.get_ref()),
+                    );
+                }
+            }
+            CrmHttpSettings {
+                base_url: h.base_url.map(Spanned::into_inner).unwrap_or_default(),
+                timeout_ms: h.timeout_ms,
+                retries: h.retries,
+                breaker_failures: h.breaker_failures,
+                breaker_cooldown_ms: h.breaker_cooldown_ms,
+                token_env: h.token_env,
+            }
+        });
+        if provider == "http" && http.as_ref().is_none_or(|h| h.base_url.is_empty()) {
+            self.err(
+                &raw.provider,
+                "provider \"http\" needs the CRM's address: add [crm.http] with base_url = \"http://crm.internal:9000\"",
+            );
+        }
+        CrmSettings {
+            provider,
+            pop_timeout_ms: raw.pop_timeout_ms,
+            repeat_days: raw.repeat_days,
+            fcr_days: raw.fcr_days,
+            dispositions: raw.dispositions,
+            not_ready_reasons: raw.not_ready_reasons,
+            demo_data: raw.demo_data,
+            agent_grace_secs: raw.agent_grace_secs,
+            http,
+        }
+    }
+}
+
+/// Why a CRM base URL is unusable, if it is.
+fn check_crm_url(url: &str) -> Result<(), &'static str> {
+    if url.starts_with("https://") {
+        return Err("uses https, which the HTTP CRM connector does not speak; use plain http:// (put a TLS-terminating proxy next to helpline if the CRM is remote)");
+    }
+    if !url.starts_with("http://") {
+        return Err("must start with http://, e.g. \"http://crm.internal:9000\"");
+    }
+    match url.parse::<hyper::Uri>() {
+        Ok(u) if u.host().is_some_and(|h| !h.is_empty()) && u.query().is_none() => Ok(()),
+        Ok(_) => Err("needs a host and no ?query, e.g. \"http://crm.internal:9000/api\""),
+        Err(_) => Err("is not a valid URL, e.g. \"http://crm.internal:9000\""),
+    }
+}
+
 pub(super) fn settings(
     path: &Path,
     text: &str,
@@ -179,6 +243,8 @@ pub(super) fn settings(
     if lo >= hi || lo < 1024 || hi - lo < 2 {
         c.err(&media.rtp_ports, format!("rtp_ports [{lo}, {hi}] must be an increasing range above 1023 with room for at least one port pair"));
     }
+
+    let crm = c.crm(crm);
 
     if !c.diags.is_empty() {
         return Err(c.diags);

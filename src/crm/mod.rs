@@ -6,20 +6,31 @@
 //! - [`Crm`]: the service the call layer and the web edge use. It asks the built-in store (or an
 //!   external CRM) with a deadline, so a slow CRM never holds up a call: the pop then says
 //!   "unavailable" and the call rings anyway.
+//! - [`http`], [`breaker`], [`outbox`]: the external CRM over HTTP/JSON (`[crm] provider =
+//!   "http"`): lookups go to it behind a circuit breaker; outcomes are stored locally first and
+//!   delivered from the outbox by a background task ([`outbox::spawn_outbox`]).
 //! - [`import`], [`demo`]: CSV import (all or nothing) and the demo data set.
 
+pub mod breaker;
 pub mod demo;
 pub mod fcr;
+pub mod http;
 pub mod import;
 pub mod model;
+pub mod outbox;
 pub mod pop;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod tests_http;
+
 use crate::config::CrmSettings;
 use crate::ivr::crm::{CallerFacts, LookupAnswer, LookupKind, TicketFact, TicketPriority};
-use crate::store::Store;
-use model::{Contact, Interaction, IvrSummary, Pop, Ticket, WrapUp};
+use crate::store::{Store, StoreError};
+use http::{HttpCrm, HttpError};
+use model::{Contact, Interaction, InteractionSummary, IvrSummary, Pop, Ticket, WrapUp};
+use std::sync::Arc;
 use std::time::Duration;
 
 const DAY_MS: i64 = 86_400_000;
@@ -38,21 +49,122 @@ pub struct PopRequest {
     pub now_ms: i64,
 }
 
+/// Why a CRM read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+impl CrmError {
+    /// The external CRM's circuit breaker refused the request (the outage is already logged).
+    pub fn is_breaker_open(&self) -> bool {
+        matches!(self, CrmError::Http(e) if e.is_breaker_open())
+    }
+}
+
+/// Where contacts, tickets and past interactions are read from. The knowledge base, the
+/// interaction rows and the outbox are always in our own store.
+#[derive(Clone)]
+enum Source {
+    Builtin(Store),
+    Http(HttpCrm),
+}
+
+impl Source {
+    async fn contacts_by_phone(&self, number: &str) -> Result<Vec<Contact>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.contacts_by_phone(number).await?,
+            Source::Http(h) => h.contacts_by_phone(number).await?,
+        })
+    }
+
+    async fn contact_by_account(&self, account: &str) -> Result<Option<Contact>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.contact_by_account(account).await?,
+            Source::Http(h) => h.contact_by_account(account).await?,
+        })
+    }
+
+    async fn contact(&self, id: &str) -> Result<Option<Contact>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.contact(id).await?,
+            Source::Http(h) => h.contact(id).await?,
+        })
+    }
+
+    async fn ticket_by_number(&self, number: &str) -> Result<Option<Ticket>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.ticket_by_number(number).await?,
+            Source::Http(h) => h.ticket_by_number(number).await?,
+        })
+    }
+
+    async fn open_tickets(&self, contact_id: &str, limit: i64) -> Result<Vec<Ticket>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.open_tickets(contact_id, limit).await?,
+            Source::Http(h) => h.open_tickets(contact_id, limit).await?,
+        })
+    }
+
+    async fn recent_interactions(
+        &self,
+        contact_id: &str,
+        limit: i64,
+    ) -> Result<Vec<InteractionSummary>, CrmError> {
+        Ok(match self {
+            Source::Builtin(s) => s.recent_interactions(contact_id, limit).await?,
+            Source::Http(h) => h.recent_interactions(contact_id, limit).await?,
+        })
+    }
+}
+
 /// The CRM service. Cheap to clone.
 #[derive(Clone)]
 pub struct Crm {
     store: Store,
+    source: Source,
     settings: CrmSettings,
     region: String,
+    /// Rung when an outcome is queued, so the outbox task delivers it without waiting to poll.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Crm {
+    /// With `provider = "http"` (and its `[crm.http]`, checked by the config validation)
+    /// lookups go to the external CRM; otherwise to `store`.
     pub fn new(store: Store, settings: CrmSettings, default_region: &str) -> Crm {
+        let source = match (settings.provider.as_str(), &settings.http) {
+            ("http", Some(h)) => Source::Http(HttpCrm::new(h)),
+            ("http", None) => {
+                tracing::error!(
+                    "[crm] provider = \"http\" without [crm.http]; using the built-in CRM"
+                );
+                Source::Builtin(store.clone())
+            }
+            _ => Source::Builtin(store.clone()),
+        };
         Crm {
             store,
+            source,
             settings,
             region: default_region.to_string(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The external CRM client, when the provider is `http`.
+    pub fn http(&self) -> Option<&HttpCrm> {
+        match &self.source {
+            Source::Http(h) => Some(h),
+            Source::Builtin(_) => None,
+        }
+    }
+
+    pub(crate) fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
     }
 
     pub fn settings(&self) -> &CrmSettings {
@@ -72,6 +184,11 @@ impl Crm {
     pub async fn pop(&self, req: &PopRequest) -> Pop {
         match tokio::time::timeout(self.deadline(), self.build_pop(req)).await {
             Ok(Ok(pop)) => pop,
+            Ok(Err(e)) if e.is_breaker_open() => {
+                // The breaker logged the outage when it opened; no warning per call.
+                tracing::debug!(error = %e, "CRM unavailable; pop sent without it");
+                pop::unavailable(&req.caller, req.wait_secs, req.ivr.clone())
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "CRM lookup failed; pop sent without it");
                 pop::unavailable(&req.caller, req.wait_secs, req.ivr.clone())
@@ -86,31 +203,40 @@ impl Crm {
         }
     }
 
-    async fn build_pop(&self, req: &PopRequest) -> crate::store::Result<Pop> {
+    async fn build_pop(&self, req: &PopRequest) -> Result<Pop, CrmError> {
+        let src = &self.source;
         let caller = self.normalise(&req.caller);
-        let matches = match &caller {
-            Some(n) => self.store.contacts_by_phone(n).await?,
-            None => Vec::new(),
+        // The number lookup and what the IVR identified are asked at the same time: with an
+        // external CRM each is a round trip, and the whole pop has one deadline.
+        let by_number = async {
+            match &caller {
+                Some(n) => src.contacts_by_phone(n).await,
+                None => Ok(Vec::new()),
+            }
         };
-        let mut identified: Option<Contact> = None;
-        let mut ticket_hit: Option<Ticket> = None;
-        if let Some(t) = &req.ticket {
-            ticket_hit = self.store.ticket_by_number(t).await?;
-            if let Some(cid) = ticket_hit.as_ref().and_then(|t| t.contact_id.clone()) {
-                identified = self.store.contact(&cid).await?;
+        let by_ivr = async {
+            let mut identified: Option<Contact> = None;
+            let mut ticket_hit: Option<Ticket> = None;
+            if let Some(t) = &req.ticket {
+                ticket_hit = src.ticket_by_number(t).await?;
+                if let Some(cid) = ticket_hit.as_ref().and_then(|t| t.contact_id.clone()) {
+                    identified = src.contact(&cid).await?;
+                }
             }
-        }
-        if identified.is_none() {
-            if let Some(a) = &req.account {
-                identified = self.store.contact_by_account(a).await?;
+            if identified.is_none() {
+                if let Some(a) = &req.account {
+                    identified = src.contact_by_account(a).await?;
+                }
             }
-        }
+            Ok::<_, CrmError>((identified, ticket_hit))
+        };
+        let (matches, (identified, ticket_hit)) = tokio::try_join!(by_number, by_ivr)?;
         let contact = pop::choose_contact(identified, &matches);
         let (mut tickets, interactions) = match &contact {
-            Some(c) => (
-                self.store.open_tickets(&c.id, 20).await?,
-                self.store.recent_interactions(&c.id, 5).await?,
-            ),
+            Some(c) => tokio::try_join!(
+                src.open_tickets(&c.id, 20),
+                src.recent_interactions(&c.id, 5)
+            )?,
             None => (Vec::new(), Vec::new()),
         };
         if let Some(t) = ticket_hit {
@@ -153,6 +279,10 @@ impl Crm {
     pub async fn lookup(&self, kind: LookupKind, value: &str) -> LookupAnswer {
         match tokio::time::timeout(self.deadline(), self.lookup_inner(kind, value)).await {
             Ok(Ok(a)) => a,
+            Ok(Err(e)) if e.is_breaker_open() => {
+                tracing::debug!(error = %e, ?kind, "CRM unavailable");
+                LookupAnswer::Unavailable
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, ?kind, "CRM lookup failed");
                 LookupAnswer::Unavailable
@@ -161,28 +291,25 @@ impl Crm {
         }
     }
 
-    async fn lookup_inner(
-        &self,
-        kind: LookupKind,
-        value: &str,
-    ) -> crate::store::Result<LookupAnswer> {
+    async fn lookup_inner(&self, kind: LookupKind, value: &str) -> Result<LookupAnswer, CrmError> {
+        let src = &self.source;
         let contact = match kind {
             LookupKind::Ticket => {
-                return Ok(match self.store.ticket_by_number(value).await? {
+                return Ok(match src.ticket_by_number(value).await? {
                     Some(t) if t.status.is_open() => LookupAnswer::Ticket(ticket_fact(&t)),
                     _ => LookupAnswer::NotFound,
                 })
             }
             LookupKind::Caller => match self.normalise(value) {
-                Some(n) => self.store.contacts_by_phone(&n).await?.into_iter().next(),
+                Some(n) => src.contacts_by_phone(&n).await?.into_iter().next(),
                 None => None,
             },
-            LookupKind::Account => self.store.contact_by_account(value).await?,
+            LookupKind::Account => src.contact_by_account(value).await?,
         };
         let Some(c) = contact else {
             return Ok(LookupAnswer::NotFound);
         };
-        let open = self.store.open_tickets(&c.id, 1).await?;
+        let open = src.open_tickets(&c.id, 1).await?;
         Ok(LookupAnswer::Contact(CallerFacts {
             contact_id: c.id,
             vip: c.vip,
@@ -190,17 +317,24 @@ impl Crm {
         }))
     }
 
-    /// Store a call's interaction (and with a wrap-up, its ticket change) in one transaction.
+    /// Store a call's interaction (and with a wrap-up, its ticket change) in one transaction;
+    /// with the HTTP provider the outcome is queued in the outbox in the same transaction and
+    /// the outbox task is woken to deliver it.
     pub async fn save(
         &self,
         interaction: &Interaction,
         wrap: Option<&WrapUp>,
         now_ms: i64,
     ) -> crate::store::Result<crate::store::SavedInteraction> {
-        let outbox = self.settings.provider == "http";
-        self.store
+        let outbox = self.http().is_some();
+        let saved = self
+            .store
             .save_interaction(interaction, wrap, outbox, now_ms)
-            .await
+            .await?;
+        if outbox {
+            self.outbox_wake.notify_one();
+        }
+        Ok(saved)
     }
 
     pub fn store(&self) -> &Store {
