@@ -195,3 +195,70 @@ def test_a_csv_with_bad_rows_imports_nothing_and_names_every_bad_line(make_serve
     assert f"{bad}:5: tier `9`" in r.stderr
     assert "nothing imported" in r.stderr
     assert s.query("SELECT COUNT(*) FROM contacts WHERE name = 'Good Person'") == [("0",)]
+
+
+def test_external_crm_down_the_call_still_rings_and_the_outcome_arrives_once_it_is_back(
+        ua, make_server, tmp_path):
+    from fake_crm import FakeCrm, sample_data
+    data = sample_data()
+    data["contacts"][0]["phones"] = [CALLER]          # Ada is our PJSIP caller
+    crm = FakeCrm(data=data).start()
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True), extra=f"""
+[crm]
+provider = "http"
+pop_timeout_ms = 300
+[crm.http]
+base_url = "{crm.base_url}"
+timeout_ms = 200
+breaker_failures = 2
+breaker_cooldown_ms = 500
+""")
+    try:
+        cookie = login(s, "agent1", "agent1-pw")
+        page = AgentSocket(s, cookie)
+        page.wait("hello")
+        phone = Account(ua, "sip:agent1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                        username="agent1", password="agent1-pw", auto_answer=180)
+        ua.wait(lambda: 200 in phone.reg_codes, what="agent phone registered")
+        page.send(type="set_state", state="available")
+
+        # With the CRM up the pop comes from it.
+        call, _ = dial_network_queue(ua, s)
+        offer = page.wait("offer", pump=ua.pump, timeout=25)
+        assert offer["pop"]["status"] == "ok" and offer["pop"]["contact"]["id"] == "c-ada", offer["pop"]
+        call.hangup()
+        page.wait("offer_withdrawn", pump=ua.pump)
+
+        crm.stop()
+        call, _ = dial_network_queue(ua, s)
+        offer = page.wait("offer", pump=ua.pump, timeout=25,
+                          where=lambda m: m["call_id"] != offer["call_id"])
+        assert offer["pop"]["status"] == "unavailable", offer["pop"]
+        ua.wait(lambda: phone.incoming and phone.incoming[-1].state == "EARLY", what="the phone rings anyway")
+        phone.answer(phone.incoming[-1], 200)
+        ua.wait(lambda: phone.incoming[-1].state == "CONFIRMED", what="answered normally")
+        ua.pump(1.0)
+        call.hangup()
+        page.wait("wrapup", pump=ua.pump)
+        page.send(type="wrapup", call_id=offer["call_id"], disposition="information",
+                  notes="CRM was down", ticket=None, resolution="open")
+        saved = page.wait("wrapup_saved", pump=ua.pump)
+        key = saved["interaction_id"]
+        ua.pump(1.5)
+        assert key not in crm.posts, "nothing can be delivered while the CRM is down"
+        pending = s.query(f"SELECT delivered_ms FROM crm_outbox WHERE interaction_id = '{key}'")
+        assert pending == [("",)], pending
+
+        crm.restart()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and key not in crm.posts:
+            ua.pump(0.2)
+        assert crm.posts.get(key) == 1, crm.posts
+        ua.pump(3.0)
+        assert crm.posts.get(key) == 1, "delivered once, not again"
+        assert crm.stored[key]["wrapup"]["notes"] == "CRM was down"
+        s.wait_rows(f"SELECT 1 FROM crm_outbox WHERE interaction_id = '{key}' AND delivered_ms IS NOT NULL", 1)
+        page.close()
+        phone.shutdown()
+    finally:
+        crm.stop()
