@@ -47,14 +47,22 @@ async fn main() -> anyhow::Result<()> {
 
     let store = helpline::store::migrate(&url).await?;
     let have = store
-        .list_contacts("", helpline::store::Page { offset: contacts as i64 - 1, limit: 1 })
+        .list_contacts(
+            "",
+            helpline::store::Page {
+                offset: contacts as i64 - 1,
+                limit: 1,
+            },
+        )
         .await?;
     if have.is_empty() {
         let t = Instant::now();
         let step = 10_000;
         for start in (0..contacts).step_by(step) {
             let k = step.min(contacts - start);
-            store.insert_contacts(&demo::bulk_contacts(start, k), now_ms()).await?;
+            store
+                .insert_contacts(&demo::bulk_contacts(start, k), now_ms())
+                .await?;
             store
                 .insert_tickets(&demo::bulk_tickets(start, k, per, now_ms()))
                 .await?;
@@ -96,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
             n
         })
     };
-    let crm = Crm::new(store.clone(), helpline::config::CrmSettings::default(), "GB");
+    let crm = Crm::new(
+        store.clone(),
+        helpline::config::CrmSettings::default(),
+        "GB",
+    );
     let pops = run(rate, secs, contacts, {
         let crm = crm.clone();
         move |caller| {

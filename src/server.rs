@@ -291,6 +291,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         database = %redact(&settings.database.url), "helpline serving"
     );
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls_handle = axum_server::Handle::<SocketAddr>::new();
+    if let Some(tls) = settings.http.tls.clone() {
+        crate::web::tls::ensure_certificate(&tls, &settings.sip.advertised_host)?;
+        let app =
+            crate::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let handle = tls_handle.clone();
+        tracing::info!(https = %tls.listen, "serving HTTPS/WSS");
+        tokio::spawn(async move {
+            if let Err(e) = crate::web::tls::serve(&tls, app, handle).await {
+                tracing::error!(error = %e, "HTTPS stopped");
+            }
+        });
+    }
     let http = tokio::spawn(async move {
         let app = crate::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
@@ -310,6 +323,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .drain(Duration::from_secs(settings.sip.drain_timeout_secs))
         .await;
     let _ = stop_http.send(());
+    tls_handle.graceful_shutdown(Some(Duration::from_secs(5)));
     let _ = http.await;
     let _ = stop_outbox.send(());
     let _ = outbox.await;

@@ -89,6 +89,18 @@ pub struct HttpSettings {
     pub secure_cookies: bool,
     /// Extra origins allowed to open the agent/supervisor sockets (besides same-origin).
     pub allowed_origins: Vec<String>,
+    /// HTTPS/WSS (browsers give a page the microphone only in a secure context).
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[http] tls_listen` with a certificate: configured files, or self-signed on first run.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub listen: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Generate `cert`/`key` (self-signed) when they do not exist.
+    pub self_signed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +285,10 @@ pub(crate) struct RawHttp {
     pub session_ttl_secs: u64,
     pub secure_cookies: bool,
     pub allowed_origins: Vec<String>,
+    pub tls_listen: Option<Spanned<String>>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_self_signed: bool,
 }
 
 impl Default for RawHttp {
@@ -282,6 +298,10 @@ impl Default for RawHttp {
             session_ttl_secs: 12 * 3600,
             secure_cookies: false,
             allowed_origins: Vec::new(),
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }

@@ -231,6 +231,28 @@ pub(super) fn settings(
         .map(|p| p.into_inner())
         .collect();
     let listen = c.addr(&http.listen, "http.listen");
+    let tls = http.tls_listen.as_ref().map(|l| {
+        let listen = c.addr(l, "http.tls_listen");
+        let (cert, key, self_signed) = match (&http.tls_cert, &http.tls_key) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone(), http.tls_self_signed),
+            (None, None) if http.tls_self_signed => {
+                ("data/tls/cert.pem".into(), "data/tls/key.pem".into(), true)
+            }
+            _ => {
+                c.err(
+                    l,
+                    "http.tls_listen needs tls_cert and tls_key (PEM files), or tls_self_signed = true for a trial certificate",
+                );
+                (String::new(), String::new(), false)
+            }
+        };
+        TlsSettings {
+            listen,
+            cert: PathBuf::from(cert),
+            key: PathBuf::from(key),
+            self_signed,
+        }
+    });
 
     let url = database.url.get_ref().clone();
     if !(url.starts_with("sqlite:")
@@ -279,6 +301,7 @@ pub(super) fn settings(
             session_ttl_secs: http.session_ttl_secs,
             secure_cookies: http.secure_cookies,
             allowed_origins: http.allowed_origins,
+            tls,
         },
         database: DatabaseSettings {
             url,

@@ -91,7 +91,9 @@ impl Desk {
 
     /// Whether any page of the agent is connected.
     pub fn has_page(&self, agent: &str) -> bool {
-        self.agents.get(agent).is_some_and(|s| !s.sockets.is_empty())
+        self.agents
+            .get(agent)
+            .is_some_and(|s| !s.sockets.is_empty())
     }
 
     pub fn crm(&self) -> &Crm {

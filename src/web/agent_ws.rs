@@ -29,7 +29,11 @@ pub async fn agent_socket(
     let name = user.0.display_name.clone();
     ws.on_upgrade(move |socket| async move {
         let stats = desk.stats(&agent).await.unwrap_or_default();
-        let device = if desk.has_phone(&agent) { "phone" } else { "browser" };
+        let device = if desk.has_phone(&agent) {
+            "phone"
+        } else {
+            "browser"
+        };
         let (id, rx) = desk.connect(&agent, &name, stats, device);
         tracing::info!(%agent, socket = id, "agent page connected");
         relay(socket, rx, &desk, &agent).await;

@@ -6,6 +6,7 @@ mod auth;
 mod crm_api;
 mod health;
 mod pages;
+pub mod tls;
 
 pub use auth::{AuthUser, SESSION_COOKIE};
 

@@ -84,3 +84,32 @@ def test_healthz_and_metrics_count_what_happened(ua, server):
     assert value("helpline_calls_active") == 0
     assert "helpline_store_queue_depth" in text
     assert not re.search(r"\+44", text), "no caller numbers in labels"
+
+
+def test_https_with_a_self_signed_certificate_generated_on_first_run(make_server, tmp_path):
+    import socket
+    import ssl
+    import urllib.request
+    from conftest import free_port
+    port = free_port()
+    cert, key = tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem"
+    s = make_server("sqlite", extra="")
+    s.stop()
+    text = s.config.read_text().replace(
+        "[http]\n", f'[http]\ntls_listen = "127.0.0.1:{port}"\ntls_cert = "{cert}"\ntls_key = "{key}"\n'
+                    "tls_self_signed = true\n")
+    s.config.write_text(text)
+    s.start()
+    assert cert.exists() and key.exists(), "certificate generated on first run"
+    assert oct(key.stat().st_mode & 0o777) == "0o600", "the key is private"
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = True
+    with urllib.request.urlopen(f"https://localhost:{port}/healthz", context=ctx, timeout=5) as r:
+        assert r.status == 200
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    first = cert.read_bytes()
+    s.stop()
+    s.start()
+    assert cert.read_bytes() == first, "an existing certificate is kept"
