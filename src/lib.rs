@@ -19,3 +19,4 @@ pub mod store;
 pub mod telemetry;
 pub mod users;
 pub mod web;
+pub mod webrtc;

@@ -142,6 +142,7 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
         crm: None,
         router: None,
         desk: None,
+        webrtc: webrtc_gateway(settings, advertised),
     })
 }
 
@@ -154,6 +155,27 @@ fn spawn_draft_flush(desk: Arc<crate::desk::Desk>) {
             desk.flush_stale_drafts(Duration::from_secs(3600)).await;
         }
     });
+}
+
+/// The WebRTC gateway for browser agents (none, with a warning, if it cannot start).
+fn webrtc_gateway(
+    settings: &Settings,
+    advertised: std::net::IpAddr,
+) -> Option<Arc<crate::webrtc::WebRtcGateway>> {
+    let m = &settings.media;
+    let cfg = crate::webrtc::GatewayConfig::new(
+        m.webrtc_bind.unwrap_or(advertised),
+        advertised,
+        m.webrtc_port_min,
+        m.webrtc_port_max,
+    );
+    match crate::webrtc::WebRtcGateway::new(cfg) {
+        Ok(g) => Some(Arc::new(g)),
+        Err(e) => {
+            tracing::warn!(error = %e, "WebRTC gateway not started: agents can answer on SIP phones only");
+            None
+        }
+    }
 }
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -3,10 +3,11 @@
 //! agent's page controls the call (reject, hang up, hold, mute, DTMF), and when the agent's part
 //! ends the call's interaction goes to the page for wrap-up.
 
-use super::ivr_call::{AgentLeg, IvrCall};
+use super::agent_leg::{AgentEvent, AgentLeg, AgentPath};
+use super::ivr_call::IvrCall;
 use crate::acd::router::Input as RouterInput;
 use crate::acd::types::CallId;
-use crate::desk::protocol::{CallView, OfferView};
+use crate::desk::protocol::{CallView, OfferView, WebRtcOffer};
 use crate::desk::DeskCommand;
 use crate::events::{now_ms, Event};
 use crate::ivr::engine::Input;
@@ -65,13 +66,16 @@ impl IvrCall {
             .lock()
             .ok()
             .and_then(|r| r.lookup(&agent, super::unix_secs()).pop());
-        let Some(b) = binding else {
-            tracing::info!(call_id = %self.call_id, %agent, "offered agent has no registered phone");
-            return reject(self);
-        };
         let Some(parts) = self.manager.ivr.as_ref() else {
             return reject(self);
         };
+        let browser = binding.is_none()
+            && parts.webrtc.is_some()
+            && self.desk().is_some_and(|d| d.has_page(&agent));
+        if binding.is_none() && !browser {
+            tracing::info!(call_id = %self.call_id, %agent, "offered agent has neither a registered phone nor an open page");
+            return reject(self);
+        }
         let pop = match parts.crm.as_ref() {
             Some(crm) => Some(crm.pop(&self.pop_request()).await),
             None => None,
@@ -79,6 +83,9 @@ impl IvrCall {
         if let Some(c) = pop.as_ref().and_then(|p| p.contact.as_ref()) {
             self.facts.contact_id = Some(c.id.clone());
         }
+        let Some(b) = binding else {
+            return self.offer_browser(agent, ring, pop).await;
+        };
         let opts = crate::media::SessionOptions {
             label: format!("{}/agent", self.call_id),
             ..Default::default()
@@ -120,27 +127,11 @@ impl IvrCall {
                     agent: agent.clone(),
                     queue: self.facts.queue.clone().unwrap_or_default(),
                 });
-                if let (Some(desk), Some(pop)) = (self.desk().cloned(), pop.clone()) {
-                    desk.offer(
-                        &agent,
-                        OfferView {
-                            call_id: self.call_id.clone(),
-                            caller: pop.caller.clone(),
-                            queue: self.facts.queue.clone().unwrap_or_default(),
-                            wait_secs: self.facts.wait_secs(offered),
-                            ring_secs: ring.as_secs_f64(),
-                            pop,
-                            webrtc: None,
-                        },
-                        self.desk_tx.clone(),
-                    );
-                }
+                self.show_offer(&agent, ring, pop.clone(), None);
                 self.agent = Some(AgentLeg {
                     id: agent,
-                    leg,
+                    path: AgentPath::Phone { leg, local, events },
                     media,
-                    local,
-                    events,
                     answered: false,
                     offered_ms: offered,
                     pop,
@@ -162,13 +153,113 @@ impl IvrCall {
         }
     }
 
-    pub(super) fn agent_event(&mut self, ev: LegEvent) {
-        let Some(a) = self.agent.as_mut() else { return };
+    /// Show the offer (with its pop) on the agent's page.
+    fn show_offer(
+        &self,
+        agent: &str,
+        ring: Duration,
+        pop: Option<crate::crm::model::Pop>,
+        webrtc: Option<WebRtcOffer>,
+    ) {
+        let (Some(desk), Some(pop)) = (self.desk().cloned(), pop) else {
+            return;
+        };
+        desk.offer(
+            agent,
+            OfferView {
+                call_id: self.call_id.clone(),
+                caller: pop.caller.clone(),
+                queue: self.facts.queue.clone().unwrap_or_default(),
+                wait_secs: self.facts.wait_secs(now_ms()),
+                ring_secs: ring.as_secs_f64(),
+                pop,
+                webrtc,
+            },
+            self.desk_tx.clone(),
+        );
+    }
+
+    /// Offer the call to the agent's browser: a WebRTC leg of the gateway, bridged as plain RTP
+    /// to an RTP session beside the caller's; the page answers with its SDP.
+    async fn offer_browser(
+        &mut self,
+        agent: String,
+        ring: Duration,
+        pop: Option<crate::crm::model::Pop>,
+    ) {
         let call = CallId::from(self.call_id.as_str());
-        let agent = super::routing::agent_id(&a.id);
-        let (label, leg) = (format!("agent:{}", a.id), a.leg.leg.to_string());
+        let reject = |me: &Self| {
+            me.tell_router(RouterInput::OfferRejected {
+                call: call.clone(),
+                agent: super::routing::agent_id(&agent),
+            })
+        };
+        let Some((gw, engine)) = self
+            .manager
+            .ivr
+            .as_ref()
+            .and_then(|p| p.webrtc.clone().map(|g| (g, p.media.clone())))
+        else {
+            return reject(self);
+        };
+        let opts = crate::media::SessionOptions {
+            label: format!("{}/browser", self.call_id),
+            ..Default::default()
+        };
+        let Ok((media, _rx)) = engine.open_near(&self.media, opts) else {
+            return reject(self);
+        };
+        let (rtc, sdp) = match gw
+            .open(&format!("{}/{agent}", self.call_id), media.local_addr())
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, %agent, error = %e, "no WebRTC leg for the browser");
+                media.close();
+                return reject(self);
+            }
+        };
+        media.set_remote(browser_media(rtc.rtp_addr(), true));
+        let offered = now_ms();
+        self.record(Event::LegState {
+            leg: format!("webrtc:{}", rtc.label()),
+            target: format!("agent:{agent}"),
+            state: "calling".into(),
+            status: None,
+        });
+        self.record(Event::CallOffered {
+            agent: agent.clone(),
+            queue: self.facts.queue.clone().unwrap_or_default(),
+        });
+        self.show_offer(
+            &agent,
+            ring,
+            pop.clone(),
+            Some(WebRtcOffer { sdp: sdp.clone() }),
+        );
+        let state = rtc.state();
+        self.agent = Some(AgentLeg {
+            id: agent,
+            path: AgentPath::Browser {
+                rtc,
+                state,
+                sdp,
+                replacement: None,
+            },
+            media,
+            answered: false,
+            offered_ms: offered,
+            pop,
+            muted: false,
+        });
+    }
+
+    pub(super) fn agent_event(&mut self, ev: AgentEvent) {
+        let Some(a) = self.agent.as_mut() else { return };
+        let (label, leg) = (format!("agent:{}", a.id), a.leg_label());
         match ev {
-            LegEvent::Ringing { status, .. } => {
+            AgentEvent::Sip(LegEvent::Ringing { status, .. }) => {
                 self.record(Event::LegState {
                     leg,
                     target: label,
@@ -176,61 +267,23 @@ impl IvrCall {
                     status: Some(status),
                 });
             }
-            LegEvent::Answered { sdp } => {
-                let neg = sdp
-                    .as_deref()
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
-                    .and_then(|answer| crate::sip::sdp_negotiate::accept_answer(&answer, &a.local));
-                if let Some(n) = neg {
-                    a.media.set_remote(super::media_map::to_media(&n));
-                }
-                a.answered = true;
-                let now = now_ms();
-                self.facts.answered_ms = Some(now);
-                self.facts.offered_ms = Some(a.offered_ms);
-                self.facts.agent = Some(a.id.clone());
-                let agent_name = a.id.clone();
-                let pop = a.pop.clone();
-                self.media.stop_music();
-                self.media.stop_playback();
-                self.media.bridge(&a.media);
-                self.tell_router(RouterInput::OfferAnswered { call, agent });
-                self.record(Event::LegState {
-                    leg,
-                    target: label,
-                    state: "answered".into(),
-                    status: Some(200),
-                });
-                let queue = self.facts.queue.clone().unwrap_or_default();
-                self.record(Event::CallConnected {
-                    agent: agent_name.clone(),
-                    queue: queue.clone(),
-                    wait_ms: self.facts.queued_ms.map_or(0, |q| now - q),
-                });
-                if let (Some(desk), Some(pop)) = (self.desk().cloned(), pop) {
-                    desk.connected(
-                        &agent_name,
-                        CallView {
-                            call_id: self.call_id.clone(),
-                            caller: pop.caller.clone(),
-                            queue,
-                            answered_ms: now,
-                            held: false,
-                            muted: false,
-                            pop,
-                        },
-                    );
-                }
-            }
-            LegEvent::Failed { status, .. } => {
-                if let Some(a) = self.agent.take() {
-                    a.media.close();
-                    if let Some(d) = self.desk() {
-                        d.withdraw(&a.id, &self.call_id, "no-answer");
+            AgentEvent::Sip(LegEvent::Answered { sdp }) => {
+                if let AgentPath::Phone { local, .. } = &a.path {
+                    let neg = sdp
+                        .as_deref()
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
+                        .and_then(|answer| {
+                            crate::sip::sdp_negotiate::accept_answer(&answer, local)
+                        });
+                    if let Some(n) = neg {
+                        a.media.set_remote(super::media_map::to_media(&n));
                     }
                 }
-                self.tell_router(RouterInput::OfferRejected { call, agent });
+                self.agent_answered(leg, label, 200);
+            }
+            AgentEvent::Sip(LegEvent::Failed { status, .. }) => {
+                self.offer_failed("no-answer");
                 self.record(Event::LegState {
                     leg,
                     target: label,
@@ -238,7 +291,7 @@ impl IvrCall {
                     status: Some(status),
                 });
             }
-            LegEvent::Ended { .. } | LegEvent::Cancelled => {
+            AgentEvent::Sip(LegEvent::Ended { .. } | LegEvent::Cancelled) => {
                 let was_answered = a.answered;
                 self.record(Event::LegState {
                     leg,
@@ -247,43 +300,129 @@ impl IvrCall {
                     status: None,
                 });
                 if was_answered {
-                    // The agent hung up: the caller goes on to the survey, if the entry has one
-                    // (the IVR hangs up otherwise).
-                    self.end_agent_part("agent");
-                    self.tell_router(RouterInput::CallEnded { call });
-                    self.cues = None;
-                    self.after_agent = true;
-                    self.step(Input::AgentHungUp);
-                } else if let Some(a) = self.agent.take() {
-                    a.media.close();
-                    if let Some(d) = self.desk() {
-                        d.withdraw(&a.id, &self.call_id, "no-answer");
-                    }
+                    self.agent_hung_up();
+                } else {
+                    self.offer_failed("no-answer");
                 }
             }
-            _ => {}
+            AgentEvent::BrowserConnected => {
+                tracing::info!(call_id = %self.call_id, agent = %a.id, "browser audio connected");
+            }
+            AgentEvent::BrowserGone if !a.answered => {
+                self.offer_failed("browser-gone");
+                self.record(Event::LegState {
+                    leg,
+                    target: label,
+                    state: "failed".into(),
+                    status: None,
+                });
+            }
+            AgentEvent::BrowserGone => {
+                // A reload or a lost network: the call stays up; the page asks for a new
+                // audio leg (`reoffer`) when it is back.
+                tracing::info!(call_id = %self.call_id, agent = %a.id, "browser audio lost; waiting for the page to come back");
+            }
+            AgentEvent::Sip(_) => {}
         }
     }
 
+    /// The offer ended without an answer: free the agent's side, let the router go on.
+    fn offer_failed(&mut self, reason: &str) {
+        let Some(a) = self.agent.take() else { return };
+        let agent = a.id.clone();
+        a.close(self.manager.endpoint.get());
+        if let Some(d) = self.desk() {
+            d.withdraw(&agent, &self.call_id, reason);
+        }
+        self.tell_router(RouterInput::OfferRejected {
+            call: CallId::from(self.call_id.as_str()),
+            agent: super::routing::agent_id(&agent),
+        });
+    }
+
+    /// The agent answered (phone 200 OK, or the browser's SDP answer accepted): bridge the
+    /// caller to them and show the call on their page.
+    fn agent_answered(&mut self, leg: String, label: String, status: u16) {
+        let call = CallId::from(self.call_id.as_str());
+        let Some(a) = self.agent.as_mut() else { return };
+        a.answered = true;
+        let now = now_ms();
+        self.facts.answered_ms = Some(now);
+        self.facts.offered_ms = Some(a.offered_ms);
+        self.facts.agent = Some(a.id.clone());
+        let agent_name = a.id.clone();
+        let pop = a.pop.clone();
+        let webrtc = match &a.path {
+            AgentPath::Browser { sdp, .. } => Some(WebRtcOffer { sdp: sdp.clone() }),
+            AgentPath::Phone { .. } => None,
+        };
+        self.media.stop_music();
+        self.media.stop_playback();
+        self.media.bridge(&a.media);
+        self.tell_router(RouterInput::OfferAnswered {
+            call,
+            agent: super::routing::agent_id(&agent_name),
+        });
+        self.record(Event::LegState {
+            leg,
+            target: label,
+            state: "answered".into(),
+            status: Some(status),
+        });
+        let queue = self.facts.queue.clone().unwrap_or_default();
+        self.record(Event::CallConnected {
+            agent: agent_name.clone(),
+            queue: queue.clone(),
+            wait_ms: self.facts.queued_ms.map_or(0, |q| now - q),
+        });
+        if let (Some(desk), Some(pop)) = (self.desk().cloned(), pop) {
+            desk.connected(
+                &agent_name,
+                CallView {
+                    call_id: self.call_id.clone(),
+                    caller: pop.caller.clone(),
+                    queue,
+                    answered_ms: now,
+                    held: false,
+                    muted: false,
+                    pop,
+                    webrtc,
+                },
+            );
+        }
+    }
+
+    /// The agent hung up: the caller goes on to the survey, if the entry has one (the IVR hangs
+    /// up otherwise).
+    fn agent_hung_up(&mut self) {
+        self.end_agent_part("agent");
+        self.tell_router(RouterInput::CallEnded {
+            call: CallId::from(self.call_id.as_str()),
+        });
+        self.cues = None;
+        self.after_agent = true;
+        self.step(Input::AgentHungUp);
+    }
+
     /// The agent's part of an answered call is over (`by` the agent or the caller): close the
-    /// agent's media, record it, and hand the interaction to the agent's page for wrap-up.
+    /// agent's side, record it, and hand the interaction to the agent's page for wrap-up.
     fn end_agent_part(&mut self, by: &'static str) {
         let Some(a) = self.agent.take() else { return };
         self.media.unbridge();
-        a.media.close();
+        let agent = a.id.clone();
+        a.close(self.manager.endpoint.get());
         let now = now_ms();
         let interaction = self.facts.interaction(&self.call_id, &self.caller, now);
         self.record(Event::CallAgentEnded {
-            agent: a.id.clone(),
+            agent: agent.clone(),
             queue: self.facts.queue.clone().unwrap_or_default(),
             talk_ms: interaction.talk_ms,
             hold_ms: interaction.hold_ms,
             by: by.to_string(),
         });
         self.interaction_saved = true;
-        let required = self.manager.ivr.as_ref().is_some_and(|p| p.desk.is_some());
         match self.desk().cloned() {
-            Some(desk) => desk.call_ended(&a.id, by, interaction, required),
+            Some(desk) => desk.call_ended(&agent, by, interaction, true),
             None => self.save_interaction(interaction),
         }
     }
@@ -310,7 +449,7 @@ impl IvrCall {
         });
     }
 
-    /// Withdraw an offer: stop ringing the agent's phone.
+    /// Withdraw an offer: stop ringing the agent.
     pub(super) fn drop_agent(&mut self, agent: &str, reason: &str) {
         if self
             .agent
@@ -318,10 +457,7 @@ impl IvrCall {
             .is_some_and(|a| a.id == agent && !a.answered)
         {
             if let Some(a) = self.agent.take() {
-                if let Some(ep) = self.manager.endpoint.get() {
-                    ep.hangup(a.leg);
-                }
-                a.media.close();
+                a.close(self.manager.endpoint.get());
             }
         }
         if let Some(d) = self.desk() {
@@ -330,11 +466,15 @@ impl IvrCall {
     }
 
     /// A request from the agent's page about this call.
-    pub(super) fn desk_command(&mut self, cmd: DeskCommand) {
+    pub(super) async fn desk_command(&mut self, cmd: DeskCommand) {
         let Some(a) = self.agent.as_mut() else { return };
         let answered = a.answered;
         let agent = a.id.clone();
         match cmd {
+            DeskCommand::Answer { sdp: Some(sdp) } if a.is_browser() => {
+                self.browser_answer(sdp).await;
+            }
+            DeskCommand::Reoffer if answered && a.is_browser() => self.reoffer().await,
             DeskCommand::Reject if !answered => {
                 self.drop_agent(&agent, "rejected");
                 self.tell_router(RouterInput::OfferRejected {
@@ -343,8 +483,8 @@ impl IvrCall {
                 });
             }
             DeskCommand::Hangup if answered => {
-                if let Some(ep) = self.manager.endpoint.get() {
-                    ep.hangup(a.leg);
+                if !a.hang_up_phone(self.manager.endpoint.get()) {
+                    self.agent_hung_up();
                 }
             }
             DeskCommand::Hold(on) if answered => {
@@ -377,23 +517,91 @@ impl IvrCall {
         }
     }
 
+    /// The page's SDP answer: for the offer (the agent answers), or for a replacement leg after
+    /// a reload (the audio comes back).
+    async fn browser_answer(&mut self, answer: String) {
+        let Some(a) = self.agent.as_mut() else { return };
+        let AgentPath::Browser {
+            rtc,
+            sdp,
+            replacement,
+            state,
+        } = &mut a.path
+        else {
+            return;
+        };
+        let pcmu = prefers_pcmu(&answer);
+        if a.answered {
+            let Some((new, new_sdp)) = replacement.take() else {
+                return;
+            };
+            match new.accept_answer(&answer).await {
+                Ok(()) => {
+                    a.media.set_remote(browser_media(new.rtp_addr(), pcmu));
+                    let old = std::mem::replace(rtc, new);
+                    *state = rtc.state();
+                    *sdp = new_sdp;
+                    tokio::spawn(async move { old.close().await });
+                    tracing::info!(call_id = %self.call_id, agent = %a.id, "browser audio re-attached");
+                }
+                Err(e) => {
+                    tracing::warn!(call_id = %self.call_id, error = %e, "replacement answer refused");
+                    tokio::spawn(async move { new.close().await });
+                }
+            }
+            return;
+        }
+        match rtc.accept_answer(&answer).await {
+            Ok(()) => {
+                a.media.set_remote(browser_media(rtc.rtp_addr(), pcmu));
+                let (leg, label) = (a.leg_label(), format!("agent:{}", a.id));
+                self.agent_answered(leg, label, 200);
+            }
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, agent = %a.id, error = %e, "browser answer refused");
+                self.offer_failed("bad-answer");
+            }
+        }
+    }
+
+    /// The page lost its audio during the call (reload): offer a fresh WebRTC leg toward the
+    /// same RTP session; the bridge to the caller is untouched.
+    async fn reoffer(&mut self) {
+        let Some(gw) = self.manager.ivr.as_ref().and_then(|p| p.webrtc.clone()) else {
+            return;
+        };
+        let Some(a) = self.agent.as_mut() else { return };
+        let label = format!("{}/{}/again", self.call_id, a.id);
+        let (new, sdp) = match gw.open(&label, a.media.local_addr()).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "no replacement WebRTC leg");
+                return;
+            }
+        };
+        if let AgentPath::Browser { replacement, .. } = &mut a.path {
+            if let Some((old, _)) = replacement.replace((new, sdp.clone())) {
+                tokio::spawn(async move { old.close().await });
+            }
+        }
+        let agent = a.id.clone();
+        if let Some(d) = self.desk() {
+            d.call_changed(&agent, &self.call_id, |c| {
+                c.webrtc = Some(WebRtcOffer { sdp })
+            });
+        }
+    }
+
     /// The caller is gone: tell the router, end any agent leg, and store the interaction.
     pub(super) fn leave_routing(&mut self) {
         let answered = self.agent.as_ref().is_some_and(|a| a.answered);
         if answered {
-            if let Some(ep) = self.manager.endpoint.get() {
-                if let Some(a) = self.agent.as_ref() {
-                    ep.hangup(a.leg);
-                }
-            }
             self.end_agent_part("caller");
         } else if let Some(a) = self.agent.take() {
-            if let Some(ep) = self.manager.endpoint.get() {
-                ep.hangup(a.leg);
-            }
-            a.media.close();
+            let agent = a.id.clone();
+            a.close(self.manager.endpoint.get());
             if let Some(d) = self.desk() {
-                d.withdraw(&a.id, &self.call_id, "caller-hung-up");
+                d.withdraw(&agent, &self.call_id, "caller-hung-up");
             }
         }
         let call = CallId::from(self.call_id.as_str());
@@ -417,4 +625,23 @@ impl IvrCall {
             self.save_interaction(i);
         }
     }
+}
+
+/// The media engine's view of a browser leg: plain RTP to the gateway's socket, G.711 as the
+/// browser chose, telephone-event 101.
+fn browser_media(addr: std::net::SocketAddr, pcmu: bool) -> crate::media::NegotiatedMedia {
+    use crate::media::{Codec, NegotiatedMedia};
+    let mut m = NegotiatedMedia::new(addr, if pcmu { Codec::Pcmu } else { Codec::Pcma });
+    m.telephone_event_pt = Some(crate::webrtc::PT_TELEPHONE_EVENT);
+    m
+}
+
+/// Whether the browser's answer keeps PCMU (else it chose PCMA): the first payload type on its
+/// `m=audio` line.
+fn prefers_pcmu(answer: &str) -> bool {
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .is_none_or(|pt| pt != "8")
 }

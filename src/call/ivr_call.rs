@@ -46,7 +46,7 @@ pub(super) struct IvrCall {
     /// The router's cues for this call once it is queued.
     pub cues: Option<UnboundedReceiver<Cue>>,
     /// The agent leg being rung or talking, if any.
-    pub agent: Option<AgentLeg>,
+    pub agent: Option<super::agent_leg::AgentLeg>,
     /// The caller's identity, for the From of the agent leg.
     pub caller: String,
     /// The agent has hung up (what follows is the survey).
@@ -61,20 +61,6 @@ pub(super) struct IvrCall {
     /// CRM answers to the IVR's lookups.
     pub lookup_tx: UnboundedSender<LookupResult>,
     pub lookup_rx: UnboundedReceiver<LookupResult>,
-}
-
-/// The outgoing leg to an agent's phone, with its own RTP session next to the caller's.
-pub(super) struct AgentLeg {
-    pub id: String,
-    pub leg: LegRef,
-    pub media: MediaSession,
-    pub local: LocalMedia,
-    pub events: UnboundedReceiver<(LegRef, LegEvent)>,
-    pub answered: bool,
-    pub offered_ms: i64,
-    /// The screen-pop shown with the offer.
-    pub pop: Option<crate::crm::model::Pop>,
-    pub muted: bool,
 }
 
 impl IvrCall {
@@ -142,14 +128,12 @@ impl IvrCall {
                     Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
                     None => self.cues = None,
                 },
-                ev = async { match self.agent.as_mut() { Some(a) => a.events.recv().await, None => std::future::pending().await } } => {
-                    if let Some((_, ev)) = ev {
-                        self.agent_event(ev);
-                    }
+                ev = async { match self.agent.as_mut() { Some(a) => a.next_event().await, None => std::future::pending().await } } => {
+                    self.agent_event(ev);
                 }
                 cmd = self.desk_rx.recv() => {
                     if let Some(cmd) = cmd {
-                        self.desk_command(cmd);
+                        self.desk_command(cmd).await;
                     }
                 }
                 answer = self.lookup_rx.recv() => {

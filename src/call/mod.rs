@@ -3,6 +3,7 @@
 //! This is the only module that knows the SIP endpoint, the store and (later) media, IVR and
 //! routing together.
 
+mod agent_leg;
 mod agent_side;
 mod bridge;
 mod facts;
@@ -39,6 +40,8 @@ pub struct IvrParts {
     pub router: Option<routing::RouterHandle>,
     /// The agents' pages: offers with their pop, calls, wrap-up.
     pub desk: Option<Arc<crate::desk::Desk>>,
+    /// WebRTC legs for agents who answer in the browser.
+    pub webrtc: Option<Arc<crate::webrtc::WebRtcGateway>>,
 }
 
 /// Admits calls and owns the table of calls in progress.

@@ -117,6 +117,11 @@ pub struct MediaSettings {
     pub rtp_port_max: u16,
     pub advertised_address: Option<String>,
     pub media_timeout_secs: u64,
+    /// Browser-facing (ICE/DTLS/SRTP) ports of the WebRTC gateway: one per browser call.
+    pub webrtc_port_min: u16,
+    pub webrtc_port_max: u16,
+    /// Local address the WebRTC sockets bind to (default: the advertised media address).
+    pub webrtc_bind: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -330,6 +335,8 @@ pub(crate) struct RawMedia {
     pub rtp_ports: Spanned<[u16; 2]>,
     pub advertised_address: Option<String>,
     pub media_timeout_secs: u64,
+    pub webrtc_ports: Spanned<[u16; 2]>,
+    pub webrtc_bind: Option<Spanned<String>>,
 }
 
 impl Default for RawMedia {
@@ -338,6 +345,8 @@ impl Default for RawMedia {
             rtp_ports: Spanned::new(0..0, [20000, 29999]),
             advertised_address: None,
             media_timeout_secs: 60,
+            webrtc_ports: Spanned::new(0..0, [40000, 40999]),
+            webrtc_bind: None,
         }
     }
 }

@@ -261,6 +261,23 @@ pub(super) fn settings(
     {
         c.err(&database.url, format!("database url `{url}` is neither sqlite: nor postgres://; e.g. \"sqlite://data/helpline.db\""));
     }
+    let [wlo, whi] = *media.webrtc_ports.get_ref();
+    if wlo < 1024 || wlo > whi {
+        c.err(&media.webrtc_ports, format!("webrtc_ports [{wlo}, {whi}] must be an increasing range above 1023 (one port per browser call)"));
+    }
+    let webrtc_bind = media
+        .webrtc_bind
+        .as_ref()
+        .and_then(|b| match b.get_ref().parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                c.err(
+                    b,
+                    format!("media.webrtc_bind: `{}` is not an IP address", b.get_ref()),
+                );
+                None
+            }
+        });
     let [lo, hi] = *media.rtp_ports.get_ref();
     if lo >= hi || lo < 1024 || hi - lo < 2 {
         c.err(&media.rtp_ports, format!("rtp_ports [{lo}, {hi}] must be an increasing range above 1023 with room for at least one port pair"));
@@ -313,6 +330,9 @@ pub(super) fn settings(
             rtp_port_max: hi,
             advertised_address: media.advertised_address,
             media_timeout_secs: media.media_timeout_secs,
+            webrtc_port_min: wlo,
+            webrtc_port_max: whi,
+            webrtc_bind,
         },
         paths: PathSettings {
             dialplans: PathBuf::from(paths.dialplans),

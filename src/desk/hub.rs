@@ -19,13 +19,17 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 /// What a page asks of the call it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeskCommand {
-    Answer { sdp: Option<String> },
+    Answer {
+        sdp: Option<String>,
+    },
     Reject,
     Hangup,
     Hold(bool),
     Mute(bool),
     Dtmf(String),
     Transfer(TransferTarget),
+    /// The page lost the call's audio (reload): offer a new WebRTC leg.
+    Reoffer,
 }
 
 #[derive(Default)]
@@ -396,6 +400,7 @@ impl Desk {
             ClientMsg::Transfer { call_id, to } => {
                 self.to_call(agent, &call_id, DeskCommand::Transfer(to))
             }
+            ClientMsg::Reoffer { call_id } => self.to_call(agent, &call_id, DeskCommand::Reoffer),
             ClientMsg::Wrapup { call_id, wrap } => self.wrapup(agent, &call_id, wrap).await,
         };
         result.err().map(|message| ServerMsg::Error {

@@ -39,6 +39,8 @@ pub struct CallView {
     pub held: bool,
     pub muted: bool,
     pub pop: Pop,
+    /// The server's SDP offer for the browser's audio leg (a new one after `reoffer`).
+    pub webrtc: Option<WebRtcOffer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,6 +161,10 @@ pub enum ClientMsg {
         #[serde(flatten)]
         wrap: WrapUp,
     },
+    /// The page has no audio for its call (it was reloaded): offer a new WebRTC leg.
+    Reoffer {
+        call_id: String,
+    },
     Ping,
 }
 
@@ -175,6 +181,7 @@ impl ClientMsg {
             ClientMsg::Dtmf { .. } => "dtmf",
             ClientMsg::Transfer { .. } => "transfer",
             ClientMsg::Wrapup { .. } => "wrapup",
+            ClientMsg::Reoffer { .. } => "reoffer",
             ClientMsg::Ping => "ping",
         }
     }

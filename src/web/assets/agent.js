@@ -26,6 +26,16 @@
     return false;
   };
 
+  // A call whose server offer this page is not running yet (a new audio leg after a reload):
+  // answer it at once — the agent already answered the call.
+  function reattach(c) {
+    if (!c || !c.webrtc || !c.webrtc.sdp || RTC.hasSdp(c.call_id, c.webrtc.sdp)) return;
+    RTC.prepare(c);
+    RTC.answerSdp(c.call_id).then(
+      (sdp) => send({ type: 'answer', call_id: c.call_id, sdp }),
+      (e) => console.warn('audio re-attach failed:', e.message));
+  }
+
   // ---- messages from the server ----
   const on = {
     hello(m) {
@@ -37,6 +47,10 @@
       });
       if (S.offer) { S.offer._rx = Date.now(); hl.lastOffer = S.offer; RTC.prepare(S.offer); }
       else if (!S.call) RTC.close();
+      else if (S.device === 'browser' && !RTC.has(S.call.call_id)) {
+        // Reloaded mid-call: the call goes on at the server; ask for a new audio leg.
+        send({ type: 'reoffer', call_id: S.call.call_id });
+      }
       savingCallId = null;
       formCallId = null;
       shownPop = null;
@@ -67,6 +81,7 @@
       if (S.offer && S.offer.call_id === m.call_id) S.offer = null;
       if (S.wrapup && S.wrapup.call_id === m.call_id) S.wrapup = null;
       S.call = m;
+      reattach(m);
       RTC.setMuted(!!m.muted);
       render();
     },

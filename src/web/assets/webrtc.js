@@ -96,6 +96,8 @@
       current = entry;
     },
     has(callId) { return !!current && current.call_id === callId; },
+    // The page already runs (or ran) this exact server offer for the call.
+    hasSdp(callId, sdp) { return !!current && current.call_id === callId && current.sdp === sdp; },
     // The SDP answer for Answer; rejects when there is none or it failed.
     answerSdp(callId) {
       audioCtx(); // a user gesture: let the audio context run
