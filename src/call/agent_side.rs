@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::unbounded_channel;
 
 impl IvrCall {
-    fn router(&self) -> Option<&super::routing::RouterHandle> {
+    pub(super) fn router(&self) -> Option<&super::routing::RouterHandle> {
         self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
     }
 
@@ -511,10 +511,65 @@ impl IvrCall {
                 }
             }
             DeskCommand::Dtmf(digits) if answered => self.media.send_dtmf(&digits),
+            DeskCommand::Transfer(to) if answered => self.transfer(to),
             other => {
                 tracing::info!(call_id = %self.call_id, %agent, ?other, answered, "agent request not possible now");
             }
         }
+    }
+
+    /// Blind transfer: the agent's part ends (they go to wrap-up) and the caller queues again
+    /// — in another queue, or in the same one offered first to the named agent (the router's
+    /// ticket-owner preference, for the queue's `ticket_owner_first_s`). External numbers need
+    /// an outbound trunk route, which is not wired yet.
+    fn transfer(&mut self, to: crate::desk::protocol::TransferTarget) {
+        use crate::desk::protocol::TransferTarget as T;
+        let current = self.facts.queue.clone().unwrap_or_default();
+        let (queue, owner) = match to {
+            T::Queue(q) => (q, None),
+            T::Agent(a) => (current, Some(a)),
+            T::Number(n) => {
+                tracing::info!(call_id = %self.call_id, number = %n, "transfer to a number refused: no outbound route");
+                return;
+            }
+        };
+        let Some(router) = self.router().cloned() else {
+            return;
+        };
+        self.end_agent_part("transfer");
+        router.send(RouterInput::CallEnded {
+            call: CallId::from(self.call_id.as_str()),
+        });
+        let now = now_ms();
+        let f = &mut self.facts;
+        f.queue = Some(queue.clone());
+        f.queued_ms = Some(now);
+        f.offered_ms = None;
+        f.answered_ms = None;
+        f.agent = None;
+        f.hold_ms = 0;
+        f.hold_since = None;
+        self.interaction_saved = false;
+        self.record(Event::CallQueued {
+            queue: queue.clone(),
+            skills: Default::default(),
+            priority: 0,
+            language: self.facts.ivr.language.clone().unwrap_or_default(),
+            ticket: self.facts.ticket.clone(),
+            tags: vec!["transfer".into()],
+        });
+        if let Some(m) = self.manager.prompts.get("music", "hold") {
+            self.media.start_music(vec![m]);
+        }
+        self.cues = Some(router.queue(crate::acd::router::QueuedCall {
+            call: CallId::from(self.call_id.as_str()),
+            queue,
+            ticket: owner.map(|o| crate::acd::router::TicketInfo {
+                owner: Some(super::routing::agent_id(&o)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
     }
 
     /// The page's SDP answer: for the offer (the agent answers), or for a replacement leg after

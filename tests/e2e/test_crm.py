@@ -262,3 +262,29 @@ breaker_cooldown_ms = 500
         phone.shutdown()
     finally:
         crm.stop()
+
+
+def test_blind_transfer_to_another_queue_rings_an_agent_there(ua, make_server, tmp_path):
+    s = crm_server(make_server, tmp_path, "sqlite")
+    page = AgentSocket(s, login(s, "agent1", "agent1-pw"))
+    page.wait("hello")
+    p1 = Account(ua, "sip:agent1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                 username="agent1", password="agent1-pw", auto_answer=200)
+    ua.wait(lambda: 200 in p1.reg_codes, what="agent1 registered")
+    page.send(type="set_state", state="available")
+    call, _ = dial_network_queue(ua, s)
+    offer = page.wait("offer", pump=ua.pump, timeout=25)
+    page.wait("call", pump=ua.pump, where=lambda m: m["call_id"] == offer["call_id"])
+    p2 = Account(ua, "sip:agent2@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                 username="agent2", password="agent2-pw", auto_answer=180)
+    ua.wait(lambda: 200 in p2.reg_codes, what="agent2 registered")
+    page.send(type="transfer", call_id=offer["call_id"], to={"queue": "tier2"})
+    ended = page.wait("call_ended", pump=ua.pump)
+    assert ended["by"] == "transfer"
+    page.wait("wrapup", pump=ua.pump)
+    ua.wait(lambda: p2.incoming and p2.incoming[-1].state == "EARLY", timeout=25,
+            what="agent2 (tier2) rings for the transferred caller")
+    assert call.state == "CONFIRMED", "the caller stayed on the line"
+    p1.shutdown()
+    p2.shutdown()
+    call.hangup()
