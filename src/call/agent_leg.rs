@@ -29,7 +29,7 @@ pub(super) enum AgentPath {
 
 /// What happened on the agent's path.
 pub(super) enum AgentEvent {
-    Sip(LegEvent),
+    Sip(Box<LegEvent>),
     /// The browser's WebRTC leg failed or closed.
     BrowserGone,
     /// The browser's leg connected (ICE + DTLS done).
@@ -52,7 +52,7 @@ impl AgentLeg {
     pub async fn next_event(&mut self) -> AgentEvent {
         match &mut self.path {
             AgentPath::Phone { events, .. } => match events.recv().await {
-                Some((_, ev)) => AgentEvent::Sip(ev),
+                Some((_, ev)) => AgentEvent::Sip(Box::new(ev)),
                 None => std::future::pending().await,
             },
             AgentPath::Browser { state, .. } => loop {

@@ -256,10 +256,14 @@ impl IvrCall {
     }
 
     pub(super) fn agent_event(&mut self, ev: AgentEvent) {
+        let ev = match ev {
+            AgentEvent::Sip(e) => Ok(*e),
+            other => Err(other),
+        };
         let Some(a) = self.agent.as_mut() else { return };
         let (label, leg) = (format!("agent:{}", a.id), a.leg_label());
         match ev {
-            AgentEvent::Sip(LegEvent::Ringing { status, .. }) => {
+            Ok(LegEvent::Ringing { status, .. }) => {
                 self.record(Event::LegState {
                     leg,
                     target: label,
@@ -267,7 +271,7 @@ impl IvrCall {
                     status: Some(status),
                 });
             }
-            AgentEvent::Sip(LegEvent::Answered { sdp }) => {
+            Ok(LegEvent::Answered { sdp }) => {
                 if let AgentPath::Phone { local, .. } = &a.path {
                     let neg = sdp
                         .as_deref()
@@ -282,7 +286,7 @@ impl IvrCall {
                 }
                 self.agent_answered(leg, label, 200);
             }
-            AgentEvent::Sip(LegEvent::Failed { status, .. }) => {
+            Ok(LegEvent::Failed { status, .. }) => {
                 self.offer_failed("no-answer");
                 self.record(Event::LegState {
                     leg,
@@ -291,7 +295,7 @@ impl IvrCall {
                     status: Some(status),
                 });
             }
-            AgentEvent::Sip(LegEvent::Ended { .. } | LegEvent::Cancelled) => {
+            Ok(LegEvent::Ended { .. } | LegEvent::Cancelled) => {
                 let was_answered = a.answered;
                 self.record(Event::LegState {
                     leg,
@@ -305,10 +309,10 @@ impl IvrCall {
                     self.offer_failed("no-answer");
                 }
             }
-            AgentEvent::BrowserConnected => {
+            Err(AgentEvent::BrowserConnected) => {
                 tracing::info!(call_id = %self.call_id, agent = %a.id, "browser audio connected");
             }
-            AgentEvent::BrowserGone if !a.answered => {
+            Err(AgentEvent::BrowserGone) if !a.answered => {
                 self.offer_failed("browser-gone");
                 self.record(Event::LegState {
                     leg,
@@ -317,12 +321,12 @@ impl IvrCall {
                     status: None,
                 });
             }
-            AgentEvent::BrowserGone => {
+            Err(AgentEvent::BrowserGone) => {
                 // A reload or a lost network: the call stays up; the page asks for a new
                 // audio leg (`reoffer`) when it is back.
                 tracing::info!(call_id = %self.call_id, agent = %a.id, "browser audio lost; waiting for the page to come back");
             }
-            AgentEvent::Sip(_) => {}
+            Ok(_) | Err(AgentEvent::Sip(_)) => {}
         }
     }
 

@@ -58,7 +58,10 @@ mod tests {
             (m.codec, m.payload_type, m.telephone_event_pt),
             (MCodec::Pcma, 8, Some(101))
         );
-        assert_eq!(m.remote, "192.0.2.5:4000".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            m.remote,
+            "192.0.2.5:4000".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert!(is_hold(&m), "a sendonly offer puts us on hold");
     }
 }

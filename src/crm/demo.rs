@@ -306,7 +306,7 @@ pub fn bulk_tickets(start: usize, n: usize, per: usize, now_ms: i64) -> Vec<Tick
                 contact_id: Some(format!("bulk-{i}")),
                 subject: format!("Generated issue {seq}"),
                 category: Some(["network", "hardware", "accounts"][seq % 3].into()),
-                status: if seq % 3 == 0 {
+                status: if seq.is_multiple_of(3) {
                     TicketStatus::Open
                 } else {
                     TicketStatus::Closed

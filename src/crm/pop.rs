@@ -109,7 +109,7 @@ mod tests {
     fn repeat_caller_only_within_the_window() {
         let day = 86_400_000;
         assert!(is_repeat(&[call_at(10 * day)], 16 * day, 7 * day));
-        assert!(!is_repeat(&[call_at(1 * day)], 16 * day, 7 * day));
+        assert!(!is_repeat(&[call_at(day)], 16 * day, 7 * day));
         assert!(!is_repeat(&[], 16 * day, 7 * day));
     }
 

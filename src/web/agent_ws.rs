@@ -44,6 +44,7 @@ pub async fn agent_socket(
 
 /// Browsers always send Origin on WebSocket requests: refuse pages from other sites (CSWSH).
 /// Clients that are not browsers send none and are judged by their cookie alone.
+#[allow(clippy::result_large_err)] // the refusal is the handler's response, returned as is
 pub(super) fn origin_ok(headers: &HeaderMap, allowed: &[String]) -> Result<(), Response> {
     let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
         return Ok(());

@@ -198,7 +198,10 @@ mod tests {
         let via = stamp_top_via(&mut h, top, &src());
         assert_eq!(h.vias().unwrap().len(), 2);
         let to = response_peer(&via, &src());
-        assert_eq!(to.addr, "198.51.100.7:5070".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            to.addr,
+            "198.51.100.7:5070".parse::<std::net::SocketAddr>().unwrap()
+        );
     }
 
     #[test]
