@@ -117,17 +117,7 @@ impl IvrCall {
         match ep.call(out, tx).await {
             Ok(leg) => {
                 let offered = now_ms();
-                self.record(Event::LegState {
-                    leg: leg.leg.to_string(),
-                    target: format!("agent:{agent}"),
-                    state: "calling".into(),
-                    status: None,
-                });
-                self.record(Event::CallOffered {
-                    agent: agent.clone(),
-                    queue: self.facts.queue.clone().unwrap_or_default(),
-                });
-                self.show_offer(&agent, ring, pop.clone(), None);
+                self.offered(&agent, leg.leg.to_string(), ring, pop.clone(), None);
                 self.agent = Some(AgentLeg {
                     id: agent,
                     path: AgentPath::Phone { leg, local, events },
@@ -151,6 +141,29 @@ impl IvrCall {
         } else {
             self.caller.clone()
         }
+    }
+
+    /// The agent's phone or browser is being offered the call: record it and show it on the
+    /// agent's page.
+    fn offered(
+        &self,
+        agent: &str,
+        leg: String,
+        ring: Duration,
+        pop: Option<crate::crm::model::Pop>,
+        webrtc: Option<WebRtcOffer>,
+    ) {
+        self.record(Event::LegState {
+            leg,
+            target: format!("agent:{agent}"),
+            state: "calling".into(),
+            status: None,
+        });
+        self.record(Event::CallOffered {
+            agent: agent.to_string(),
+            queue: self.facts.queue.clone().unwrap_or_default(),
+        });
+        self.show_offer(agent, ring, pop, webrtc);
     }
 
     /// Show the offer (with its pop) on the agent's page.
@@ -222,22 +235,8 @@ impl IvrCall {
         };
         media.set_remote(browser_media(rtc.rtp_addr(), true));
         let offered = now_ms();
-        self.record(Event::LegState {
-            leg: format!("webrtc:{}", rtc.label()),
-            target: format!("agent:{agent}"),
-            state: "calling".into(),
-            status: None,
-        });
-        self.record(Event::CallOffered {
-            agent: agent.clone(),
-            queue: self.facts.queue.clone().unwrap_or_default(),
-        });
-        self.show_offer(
-            &agent,
-            ring,
-            pop.clone(),
-            Some(WebRtcOffer { sdp: sdp.clone() }),
-        );
+        let webrtc = Some(WebRtcOffer { sdp: sdp.clone() });
+        self.offered(&agent, format!("webrtc:{}", rtc.label()), ring, pop.clone(), webrtc);
         let state = rtc.state();
         self.agent = Some(AgentLeg {
             id: agent,

@@ -345,7 +345,7 @@ impl Default for RawMedia {
             rtp_ports: Spanned::new(0..0, [20000, 29999]),
             advertised_address: None,
             media_timeout_secs: 60,
-            webrtc_ports: Spanned::new(0..0, [40000, 40999]),
+            webrtc_ports: Spanned::new(0..0, [18000, 18999]),
             webrtc_bind: None,
         }
     }

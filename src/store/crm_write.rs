@@ -26,6 +26,25 @@ pub struct OutboxItem {
     pub attempts: i64,
 }
 
+/// Bind a ticket's columns in `TICKET_COLS` order.
+macro_rules! bind_ticket {
+    ($q:expr, $t:expr) => {{
+        let t: &Ticket = $t;
+        $q.bind(&t.id)
+            .bind(&t.number)
+            .bind(&t.contact_id)
+            .bind(&t.subject)
+            .bind(&t.category)
+            .bind(t.status.as_str())
+            .bind(t.priority.level())
+            .bind(t.tier)
+            .bind(&t.owner)
+            .bind(t.sla_due_ms)
+            .bind(t.created_ms)
+            .bind(t.updated_ms)
+    }};
+}
+
 /// Append a line to a ticket's history inside the open transaction `$tx`.
 macro_rules! history {
     ($tx:ident, $ticket:expr, $at:expr, $actor:expr, $what:expr) => {
@@ -101,19 +120,7 @@ impl Store {
                 );
                 let mut q = sqlx::query(&sql);
                 for t in chunk {
-                    q = q
-                        .bind(&t.id)
-                        .bind(&t.number)
-                        .bind(&t.contact_id)
-                        .bind(&t.subject)
-                        .bind(&t.category)
-                        .bind(t.status.as_str())
-                        .bind(t.priority.level())
-                        .bind(t.tier)
-                        .bind(&t.owner)
-                        .bind(t.sla_due_ms)
-                        .bind(t.created_ms)
-                        .bind(t.updated_ms);
+                    q = bind_ticket!(q, t);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -213,21 +220,7 @@ impl Store {
                     "INSERT INTO tickets ({TICKET_COLS}) VALUES {}",
                     values_list(1, 12)
                 );
-                sqlx::query(&sql)
-                    .bind(&t.id)
-                    .bind(&t.number)
-                    .bind(&t.contact_id)
-                    .bind(&t.subject)
-                    .bind(&t.category)
-                    .bind(t.status.as_str())
-                    .bind(t.priority.level())
-                    .bind(t.tier)
-                    .bind(&t.owner)
-                    .bind(t.sla_due_ms)
-                    .bind(t.created_ms)
-                    .bind(t.updated_ms)
-                    .execute(&mut *tx)
-                    .await?;
+                bind_ticket!(sqlx::query(&sql), &t).execute(&mut *tx).await?;
                 history!(tx, &t.id, now_ms, actor.as_deref(), "created during a call");
                 ticket = Some(t);
             }
