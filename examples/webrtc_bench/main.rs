@@ -213,10 +213,10 @@ async fn run_client(
         let first = Arc::clone(&first);
         Arc::new(move |_p: &rtp::Packet| {
             st.received.fetch_add(1, Relaxed);
-            if !first.swap(true, Relaxed)
-                && let Ok(mut v) = st.setup_ms.lock()
-            {
-                v.push(t0.elapsed().as_millis() as u64);
+            if !first.swap(true, Relaxed) {
+                if let Ok(mut v) = st.setup_ms.lock() {
+                    v.push(t0.elapsed().as_millis() as u64);
+                }
             }
         })
     };
