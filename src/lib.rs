@@ -13,6 +13,7 @@ pub mod loadgen;
 pub mod media;
 pub mod metrics;
 pub mod phone;
+pub mod reports;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -53,6 +53,8 @@ pub(super) fn settings(
         media,
         paths,
         crm,
+        reports,
+        wallboard,
     } = raw;
 
     let udp = c.addr(&sip.udp, "sip.udp");
@@ -180,6 +182,20 @@ pub(super) fn settings(
         c.err(&media.rtp_ports, format!("rtp_ports [{lo}, {hi}] must be an increasing range above 1023 with room for at least one port pair"));
     }
 
+    let time_zone = match reports.time_zone.get_ref().parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz,
+        Err(_) => {
+            c.err(
+                &reports.time_zone,
+                format!(
+                    "reports.time_zone `{}` is not a time zone; write an IANA name, e.g. \"Europe/London\"",
+                    reports.time_zone.get_ref()
+                ),
+            );
+            chrono_tz::UTC
+        }
+    };
+
     if !c.diags.is_empty() {
         return Err(c.diags);
     }
@@ -233,6 +249,11 @@ pub(super) fn settings(
             users: paths.users.map(PathBuf::from),
         },
         crm,
+        reports: ReportSettings {
+            time_zone,
+            short_abandon_secs: reports.short_abandon_secs,
+        },
+        wallboard,
     })
 }
 
