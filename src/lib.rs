@@ -17,6 +17,7 @@ pub mod reports;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub mod supervisor;
 pub mod telemetry;
 pub mod users;
 pub mod web;

@@ -46,6 +46,7 @@ impl Seg {
 
 /// What one event changed.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived, in a reused buffer; boxing would allocate
 pub enum Change {
     /// A call reached the server (`source`: the number dialled).
     Received {

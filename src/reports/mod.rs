@@ -14,7 +14,7 @@ pub mod tally;
 pub mod tickets;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use interval::{Interval, Periods};
 pub use tables::{Table, NAMES};
