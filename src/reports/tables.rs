@@ -94,6 +94,7 @@ pub fn build(name: &str, t: &RangeTally, x: &Extras) -> Option<Table> {
             rows: t
                 .by_queue
                 .iter()
+                .filter(|(_, c)| **c != CallTally::default())
                 .map(|(q, c)| {
                     vec![
                         json!(q),
@@ -115,6 +116,7 @@ pub fn build(name: &str, t: &RangeTally, x: &Extras) -> Option<Table> {
             rows: t
                 .by_type
                 .iter()
+                .filter(|(_, c)| **c != CallTally::default())
                 .map(|(k, c)| {
                     vec![
                         json!(k),

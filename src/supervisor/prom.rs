@@ -113,3 +113,99 @@ impl PromSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::fold::Fold;
+
+    /// Runs `promtool check <what>` on `input` (stdin) or a file; None when promtool is absent.
+    pub(crate) fn promtool(args: &[&str], input: Option<&str>) -> Option<(bool, String)> {
+        use std::io::Write;
+        let Ok(mut child) = std::process::Command::new("promtool")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!(
+                "SKIP: promtool not found (Debian package `prometheus`; tests/setup/install-deps.sh installs it)"
+            );
+            return None;
+        };
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        let out = child.wait_with_output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        Some((out.status.success(), text))
+    }
+
+    fn value(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[test]
+    fn the_fixture_day_counted_once_per_outcome_and_linted_by_promtool() {
+        let m = Metrics::new();
+        let sink = PromSink::new(
+            m.clone(),
+            ["sales".to_string(), "support".to_string()],
+            crate::reports::tests::kpi(),
+        );
+        let mut fold = Fold::new();
+        let mut buf = Vec::new();
+        for ev in crate::reports::tests::fixture() {
+            fold.apply(&ev, &mut buf);
+            for c in buf.drain(..) {
+                sink.change(&c);
+            }
+        }
+        let text = m.render();
+        // sales: G, A, D1, H answered (G the day before: counters do not reset at midnight),
+        // B a short abandon, E a callback; support: D2 answered, C abandoned.
+        let v = |s: &str| value(&text, s);
+        assert_eq!(v("helpline_queue_answered_total{queue=\"sales\"}"), 4.0);
+        assert_eq!(
+            v("helpline_queue_answered_within_threshold_total{queue=\"sales\"}"),
+            1.0,
+            "only D1 within 20 s"
+        );
+        assert_eq!(
+            v("helpline_queue_calls_total{outcome=\"short_abandoned\",queue=\"sales\"}"),
+            1.0
+        );
+        assert_eq!(
+            v("helpline_queue_calls_total{outcome=\"callback\",queue=\"sales\"}"),
+            1.0
+        );
+        assert_eq!(
+            v("helpline_queue_calls_total{outcome=\"abandoned\",queue=\"support\"}"),
+            1.0
+        );
+        assert_eq!(
+            v("helpline_queue_handle_seconds_count{queue=\"sales\"}"),
+            4.0,
+            "handles become final once each"
+        );
+        assert_eq!(
+            v("helpline_queue_handle_seconds_sum{queue=\"support\"}"),
+            100.0
+        );
+        if let Some((ok, out)) = promtool(&["check", "metrics"], Some(&text)) {
+            assert!(ok, "promtool check metrics:\n{out}\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_recording_rules_pass_promtool() {
+        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus-rules.yml");
+        if let Some((ok, out)) = promtool(&["check", "rules", rules], None) {
+            assert!(ok, "promtool check rules:\n{out}");
+        }
+    }
+}
