@@ -68,3 +68,54 @@ fn metrics_after_calls_pass_promtool_and_name_only_bounded_labels() {
         assert!(ok, "promtool check rules:\n{out}");
     }
 }
+
+/// Every query of deploy/grafana-dashboard.json is valid PromQL (checked as recording rules by
+/// promtool) and names only metrics the server exports or the rules record.
+#[test]
+fn the_grafana_dashboard_queries_parse_and_name_known_metrics() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/deploy/grafana-dashboard.json")).expect("read"),
+    )
+    .expect("dashboard JSON");
+    let mut exprs = Vec::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if let Some(e) = t["expr"].as_str() {
+                exprs.push(e.replace("$queue", ".*"));
+            }
+        }
+    }
+    assert!(exprs.len() >= 15, "{exprs:?}");
+    let rules =
+        std::fs::read_to_string(format!("{root}/deploy/prometheus-rules.yml")).expect("rules");
+    let src = std::fs::read_to_string(format!("{root}/src/metrics.rs")).expect("metrics.rs");
+    for e in &exprs {
+        for name in e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| w.starts_with("helpline_") || w.starts_with("queue:"))
+        {
+            let base = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
+            assert!(
+                src.contains(&format!("\"{base}\"")) || rules.contains(&format!("record: {name}")),
+                "dashboard names unknown metric {name} in {e}"
+            );
+        }
+    }
+    let mut file = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        let one_line = e.replace('\n', " ").replace('\'', "''");
+        file.push_str(&format!(
+            "      - record: dashboard:q{i}\n        expr: '{one_line}'\n"
+        ));
+    }
+    let path = std::env::temp_dir().join(format!("helpline-dash-{}.yml", std::process::id()));
+    std::fs::write(&path, file).expect("write");
+    if let Some((ok, out)) = promtool(&["check", "rules", &path.display().to_string()], "") {
+        assert!(ok, "promtool on the dashboard's queries:\n{out}");
+    }
+    let _ = std::fs::remove_file(path);
+}
