@@ -16,7 +16,8 @@ pub struct QueueInfo {
     pub thresholds: Thresholds,
 }
 
-/// The events folded since the previous snapshot (for measuring update latency).
+/// The events folded since the previous snapshot: how many, and the times of the oldest and
+/// newest (a client measures update latency as its receive time minus these).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventWindow {
     pub count: u64,
@@ -27,8 +28,8 @@ pub struct EventWindow {
 impl EventWindow {
     pub fn note(&mut self, at_ms: i64) {
         self.count += 1;
-        self.first_at_ms.get_or_insert(at_ms);
-        self.last_at_ms = Some(at_ms);
+        self.first_at_ms = Some(self.first_at_ms.map_or(at_ms, |f| f.min(at_ms)));
+        self.last_at_ms = Some(self.last_at_ms.map_or(at_ms, |l| l.max(at_ms)));
     }
 }
 

@@ -18,6 +18,9 @@ mod hub;
 pub mod live;
 pub mod prom;
 
+#[cfg(test)]
+mod tests;
+
 pub use board::QueueInfo;
 pub use live::LiveKpi;
 
