@@ -39,6 +39,7 @@ udp = "127.0.0.1:$SIP_PORT"
 tcp = "127.0.0.1:$SIP_PORT"
 domain = "helpline.test"
 support_numbers = ["+442079460000", "+442079460999"]
+transfer_allow = ["+4420794609XX"]
 max_calls = 100000
 [http]
 listen = "127.0.0.1:$HTTP_PORT"
@@ -57,11 +58,13 @@ CFG
 
 RUST_LOG=warn "$HELPLINE" --config "$DIR/helpline.toml" serve 2> "$DIR/server.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+up=
 for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+    curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && { up=1; break; }
     sleep 0.1
 done
+[ -n "$up" ] || { echo "helpline did not start:"; cat "$DIR/server.log"; exit 1; }
 
 echo "== dashboard fan-out: $SOCKETS sockets, $RATE calls/s for $SECS s (signalling only), server pid $PID"
 echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
