@@ -67,3 +67,62 @@ pub fn tally(
     }
     TicketTally { intervals: out }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::interval::{Interval, Periods};
+    use chrono::NaiveDate;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn created_resolved_resolution_time_and_fcr_per_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let p = Periods::new(
+            chrono_tz::UTC,
+            d("2025-01-06"),
+            d("2025-01-07"),
+            Interval::Day,
+        );
+        let day0 = p.starts[0] as i64;
+        let day1 = p.starts[1] as i64;
+        let t = |id: &str, created: i64, resolved: Option<i64>| TicketRow {
+            id: id.into(),
+            created_ms: created,
+            resolved_ms: resolved,
+        };
+        let c = |id: &str, at: i64, abandoned: bool, res: &str| TicketCallRow {
+            ticket_id: id.into(),
+            at_ms: at,
+            abandoned,
+            resolution: Some(res.into()),
+        };
+        let tickets = [
+            t("A", day0 + H, Some(day0 + 3 * H)), // resolved in 2 h on its first call
+            t("B", day0 + 2 * H, Some(day1 + 2 * H)), // resolved the next day, after 24 h
+            t("C", day0 - 48 * H, Some(day1 + H)), // created before the period
+        ];
+        let calls = [
+            c("A", day0 + H, false, "resolved"),
+            c("B", day0 + 2 * H, false, "open"),
+            c("B", day1 + 2 * H, false, "resolved"),
+            c("C", day1 + H, true, "open"), // an abandoned call is no first contact...
+            c("C", day1 + H + 1, false, "resolved"), // ...this one is, and resolves it
+        ];
+        let k = tally(&p, &tickets, &calls, 7 * 24 * H);
+        let (a, b) = (k.intervals[0], k.intervals[1]);
+        assert_eq!((a.created, a.resolved), (2, 1));
+        assert_eq!((b.created, b.resolved), (0, 2));
+        assert_eq!(a.avg_resolution_ms(), Some((2 * H) as f64));
+        // B: 24 h; C: from 48 h before day 0 to 1 h into day 1 = 73 h.
+        assert_eq!(
+            b.avg_resolution_ms(),
+            Some(((24 * H) + (73 * H)) as f64 / 2.0)
+        );
+        // Day 0: A (first call resolved, no repeat) and B (first call left open): 1 of 2.
+        assert_eq!(a.fcr.rate(), Some(0.5));
+        // Day 1: C's first answered call resolved it.
+        assert_eq!(b.fcr.rate(), Some(1.0));
+    }
+}

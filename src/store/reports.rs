@@ -289,4 +289,53 @@ mod tests {
             t.finish().await;
         }
     }
+
+    #[tokio::test]
+    async fn tickets_touched_and_every_call_about_tickets_called_about() {
+        use super::super::backend::with_pool;
+        for t in test_stores("report_tickets").await {
+            let s = &t.store;
+            let sql = [
+                "INSERT INTO tickets (id, number, subject, status, created_ms, updated_ms, resolved_ms) \
+                 VALUES ('t1', 'T-1', 's', 'resolved', 100, 100, 500), \
+                 ('t2', 'T-2', 's', 'open', 5, 5, NULL), ('t3', 'T-3', 's', 'open', 150, 150, NULL)",
+                "INSERT INTO interactions (id, call_id, ticket_id, arrived_ms, abandoned, resolution) \
+                 VALUES ('i1', 'c1', 't1', 120, 0, 'resolved'), ('i2', 'c2', 't2', 10, 0, 'open'), \
+                 ('i3', 'c3', 't2', 160, 1, NULL), ('i4', 'c4', NULL, 170, 0, NULL)",
+            ];
+            for q in sql {
+                with_pool!(&s.db, |pool| sqlx::query(q).execute(pool).await.map(|_| ()))
+                    .expect("insert");
+            }
+            let mut touched: Vec<String> = s
+                .tickets_touched(100, 200)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.id)
+                .collect();
+            touched.sort();
+            assert_eq!(touched, ["t1", "t3"], "{}", t.label);
+            let mut calls: Vec<(String, i64, bool)> = s
+                .ticket_calls(100, 200)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.ticket_id, c.at_ms, c.abandoned))
+                .collect();
+            calls.sort();
+            // t2 was called about in the period (c3), so its earlier call c2 comes too.
+            assert_eq!(
+                calls,
+                [
+                    ("t1".to_string(), 120, false),
+                    ("t2".to_string(), 10, false),
+                    ("t2".to_string(), 160, true)
+                ],
+                "{}",
+                t.label
+            );
+            t.finish().await;
+        }
+    }
 }
