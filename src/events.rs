@@ -101,6 +101,23 @@ pub enum Event {
         reason: Option<String>,
         call: Option<String>,
     },
+    /// A supervisor moved a waiting caller to another queue.
+    #[serde(rename = "call.moved")]
+    CallMoved {
+        from: String,
+        to: String,
+        by: String,
+    },
+    /// A supervisor acted (also kept in the `audit` table): who, what, on whom, and whether it
+    /// was done (`result` = "ok" or why not).
+    #[serde(rename = "supervisor.action")]
+    SupervisorAction {
+        actor: String,
+        action: String,
+        target: String,
+        detail: serde_json::Value,
+        result: String,
+    },
     /// A SIP phone registered, refreshed or removed a binding.
     #[serde(rename = "sip.registration")]
     Registration {
@@ -131,6 +148,8 @@ impl Event {
             Event::Voicemail { .. } => "call.voicemail",
             Event::Registration { .. } => "sip.registration",
             Event::AgentState { .. } => "agent.state_changed",
+            Event::CallMoved { .. } => "call.moved",
+            Event::SupervisorAction { .. } => "supervisor.action",
         }
     }
 

@@ -5,8 +5,8 @@
 //! encoder are stable, and hot paths hold pre-resolved counters, so a scrape never slows calls.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
 
@@ -32,7 +32,20 @@ pub struct Metrics {
     pub http_logins: IntCounterVec,
     pub config_reload_errors: IntCounterVec,
     pub agents_by_state: IntGaugeVec,
+    /// Queue segments by final outcome: answered, abandoned (after the short-abandon time),
+    /// short_abandoned, callback. Labels: configured queue names only.
+    pub queue_calls: IntCounterVec,
+    pub queue_answered: IntCounterVec,
+    pub queue_answered_in_sl: IntCounterVec,
+    pub queue_waiting: IntGaugeVec,
+    pub queue_wait: HistogramVec,
+    pub queue_handle: HistogramVec,
+    pub supervisor_sockets: IntGauge,
+    pub supervisor_actions: IntCounterVec,
 }
+
+/// Outcomes of `helpline_queue_calls_total`.
+pub const QUEUE_OUTCOMES: &[&str] = &["answered", "abandoned", "short_abandoned", "callback"];
 
 /// The SIP methods we count by name; anything else is counted as `other`.
 pub const METHODS: &[&str] = &[
@@ -159,6 +172,59 @@ impl Metrics {
                 &["kind"],
             ),
             agents_by_state: gauge_vec(&r, "helpline_agents", "Agents by state", &["state"]),
+            queue_calls: counter_vec(
+                &r,
+                "helpline_queue_calls_total",
+                "Queued calls by queue and outcome (answered, abandoned, short_abandoned, callback)",
+                &["queue", "outcome"],
+            ),
+            queue_answered: counter_vec(
+                &r,
+                "helpline_queue_answered_total",
+                "Queued calls answered by an agent",
+                &["queue"],
+            ),
+            queue_answered_in_sl: counter_vec(
+                &r,
+                "helpline_queue_answered_within_threshold_total",
+                "Queued calls answered within the queue's service-level threshold",
+                &["queue"],
+            ),
+            queue_waiting: gauge_vec(
+                &r,
+                "helpline_queue_waiting_callers",
+                "Callers waiting in the queue now",
+                &["queue"],
+            ),
+            queue_wait: histogram_vec(
+                &r,
+                "helpline_queue_wait_seconds",
+                "Time from queueing to answer (answered) or hang-up (abandoned)",
+                &["queue", "outcome"],
+                vec![
+                    5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+                ],
+            ),
+            queue_handle: histogram_vec(
+                &r,
+                "helpline_queue_handle_seconds",
+                "Handle time of answered calls: talk plus wrap-up",
+                &["queue"],
+                vec![
+                    30.0, 60.0, 120.0, 180.0, 300.0, 420.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
+                ],
+            ),
+            supervisor_sockets: gauge(
+                &r,
+                "helpline_supervisor_sockets",
+                "Wallboard sockets connected",
+            ),
+            supervisor_actions: counter_vec(
+                &r,
+                "helpline_supervisor_actions_total",
+                "Supervisor actions by kind and result (ok, refused)",
+                &["action", "result"],
+            ),
             registry: r,
         };
         Arc::new(m)
@@ -201,6 +267,19 @@ fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeV
         .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(r, Box::new(g.clone()));
     g
+}
+
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    register(r, Box::new(h.clone()));
+    h
 }
 
 fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {

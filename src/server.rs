@@ -230,9 +230,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
     let stored_states = store.agent_states().await.unwrap_or_default();
     let router = crate::call::routing::spawn(
-        acd.config,
+        acd.config.clone(),
         events.clone(),
         crate::call::routing::records(&stored_states),
+    );
+    let supervisor = crate::supervisor::Supervisor::start(
+        &settings,
+        &acd.config,
+        store.clone(),
+        events.clone(),
+        router.clone(),
+        metrics.clone(),
     );
     ivr.router = Some(router.clone());
     let crm = crate::crm::Crm::new(
@@ -304,6 +312,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         events: events.clone(),
         calls: manager.clone(),
         desk: Some(desk.clone()),
+        supervisor: Some(supervisor),
     };
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await

@@ -21,11 +21,14 @@
 //!   arrived ÷ (answered + abandoned): the share who had to queue (Erlang C/A's P(wait));
 //!   ring time alone does not make a caller "wait" here, but it is part of ASA.
 //! * **AHT** (average handle time) = Σ (talk + wrap-up) ÷ handled calls (answered calls
-//!   whose talk has ended).
+//!   whose talk and wrap-up have ended). **Average talk** = Σ talk ÷ handled calls.
 //! * **Occupancy** = busy ÷ (busy + idle) agent time, busy = ringing, on a call, wrap-up or
 //!   reserved for a callback; idle = available. Not-ready and logged-out time count in
-//!   neither.
-use crate::acd::types::Millis;
+//!   neither (not-ready time is reported on its own).
+//!
+//! Live figures update a tally as a call's fact changes: [`CallTally::remove`] the old fact,
+//! [`CallTally::add`] the new one; the sums then equal adding the final facts once.
+use crate::acd::types::{AgentStatus, Millis};
 use serde::Serialize;
 
 /// What happened to one call.
@@ -39,6 +42,8 @@ pub struct CallFact {
     pub deflected: bool,
     /// Talk and wrap-up of a handled call (`None` while the talk has not ended).
     pub handle_ms: Option<Millis>,
+    /// Talk alone (answer to hang-up, hold included), known with `handle_ms`.
+    pub talk_ms: Option<Millis>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,28 +65,56 @@ pub struct CallTally {
     pub wait_sum_ms: u64,
     pub handled: u64,
     pub handle_sum_ms: u64,
+    pub talk_sum_ms: u64,
+}
+
+/// What one call adds to a tally (a tally is the sum of these).
+fn contribution(f: &CallFact, p: &KpiParams) -> CallTally {
+    let mut t = CallTally {
+        offered: 1,
+        ..CallTally::default()
+    };
+    if let Some(at) = f.answered_ms {
+        let wait = at.saturating_sub(f.arrived_ms);
+        t.answered = 1;
+        t.wait_sum_ms = wait;
+        t.answered_in_sl = u64::from(wait <= p.sl_threshold_ms);
+        t.waited = u64::from(f.first_offer_ms.unwrap_or(at) > f.arrived_ms);
+        if let Some(h) = f.handle_ms {
+            t.handled = 1;
+            t.handle_sum_ms = h;
+            t.talk_sum_ms = f.talk_ms.unwrap_or(h);
+        }
+    } else if let Some(at) = f.abandoned_ms {
+        t.abandoned = 1;
+        t.waited = u64::from(f.first_offer_ms.is_none_or(|o| o > f.arrived_ms));
+        t.short_abandoned = u64::from(at.saturating_sub(f.arrived_ms) < p.short_abandon_ms);
+    } else if f.deflected {
+        t.deflected = 1;
+    }
+    t
 }
 
 impl CallTally {
     pub fn add(&mut self, f: &CallFact, p: &KpiParams) {
-        self.offered += 1;
-        if let Some(at) = f.answered_ms {
-            let wait = at.saturating_sub(f.arrived_ms);
-            self.answered += 1;
-            self.wait_sum_ms += wait;
-            self.answered_in_sl += u64::from(wait <= p.sl_threshold_ms);
-            self.waited += u64::from(f.first_offer_ms.unwrap_or(at) > f.arrived_ms);
-            if let Some(h) = f.handle_ms {
-                self.handled += 1;
-                self.handle_sum_ms += h;
-            }
-        } else if let Some(at) = f.abandoned_ms {
-            self.abandoned += 1;
-            self.waited += u64::from(f.first_offer_ms.is_none_or(|o| o > f.arrived_ms));
-            self.short_abandoned += u64::from(at.saturating_sub(f.arrived_ms) < p.short_abandon_ms);
-        } else if f.deflected {
-            self.deflected += 1;
-        }
+        self.merge(&contribution(f, p));
+    }
+
+    /// Take back what [`CallTally::add`] added for this fact (same params).
+    pub fn remove(&mut self, f: &CallFact, p: &KpiParams) {
+        let c = contribution(f, p);
+        let sub = |a: &mut u64, b: u64| *a = a.saturating_sub(b);
+        sub(&mut self.offered, c.offered);
+        sub(&mut self.answered, c.answered);
+        sub(&mut self.answered_in_sl, c.answered_in_sl);
+        sub(&mut self.waited, c.waited);
+        sub(&mut self.abandoned, c.abandoned);
+        sub(&mut self.short_abandoned, c.short_abandoned);
+        sub(&mut self.deflected, c.deflected);
+        sub(&mut self.wait_sum_ms, c.wait_sum_ms);
+        sub(&mut self.handled, c.handled);
+        sub(&mut self.handle_sum_ms, c.handle_sum_ms);
+        sub(&mut self.talk_sum_ms, c.talk_sum_ms);
     }
 
     pub fn merge(&mut self, o: &CallTally) {
@@ -95,6 +128,7 @@ impl CallTally {
         self.wait_sum_ms += o.wait_sum_ms;
         self.handled += o.handled;
         self.handle_sum_ms += o.handle_sum_ms;
+        self.talk_sum_ms += o.talk_sum_ms;
     }
 
     pub fn service_level(&self) -> Option<f64> {
@@ -121,6 +155,9 @@ impl CallTally {
     pub fn aht_ms(&self) -> Option<f64> {
         ratio(self.handle_sum_ms, self.handled)
     }
+    pub fn avg_talk_ms(&self) -> Option<f64> {
+        ratio(self.talk_sum_ms, self.handled)
+    }
     pub fn kpis(&self) -> Kpis {
         Kpis {
             offered: self.offered,
@@ -142,6 +179,8 @@ impl CallTally {
 pub struct AgentTime {
     pub busy_ms: u64,
     pub idle_ms: u64,
+    /// Not-ready time (in neither busy nor idle).
+    pub not_ready_ms: u64,
 }
 
 impl AgentTime {
@@ -152,9 +191,19 @@ impl AgentTime {
             self.idle_ms += ms;
         }
     }
+    /// Time spent in `status`: busy, idle (available), not ready, or nothing (logged out).
+    pub fn add_status(&mut self, status: AgentStatus, ms: u64) {
+        match status {
+            AgentStatus::Available => self.idle_ms += ms,
+            AgentStatus::NotReady => self.not_ready_ms += ms,
+            AgentStatus::LoggedOut => {}
+            s => self.add(s.is_busy(), ms),
+        }
+    }
     pub fn merge(&mut self, o: &AgentTime) {
         self.busy_ms += o.busy_ms;
         self.idle_ms += o.idle_ms;
+        self.not_ready_ms += o.not_ready_ms;
     }
     pub fn occupancy(&self) -> Option<f64> {
         ratio(self.busy_ms, self.busy_ms + self.idle_ms)
@@ -178,6 +227,34 @@ pub fn split_by_interval(
         let piece = (i, end - t);
         t = end;
         Some(piece)
+    })
+}
+
+/// Split `[from, to)` at the interval starts `bounds` (ascending): (index of the interval
+/// holding the piece, ms). Time before `bounds[0]` is left out; the last interval is open-ended
+/// (clip `to` to the range's end). Intervals of unequal length (days across a daylight-saving
+/// change, months) are why this exists next to [`split_by_interval`].
+pub fn split_by_bounds(
+    from: Millis,
+    to: Millis,
+    bounds: &[Millis],
+) -> impl Iterator<Item = (usize, Millis)> + '_ {
+    let first = bounds.partition_point(|b| *b <= from).saturating_sub(1);
+    let mut t = from.max(bounds.first().copied().unwrap_or(Millis::MAX));
+    let mut i = first;
+    std::iter::from_fn(move || {
+        while t < to && i < bounds.len() {
+            let end = bounds.get(i + 1).copied().unwrap_or(Millis::MAX).min(to);
+            if end <= t {
+                i += 1;
+                continue;
+            }
+            let piece = (i, end - t);
+            t = end;
+            i += 1;
+            return Some(piece);
+        }
+        None
     })
 }
 
@@ -272,5 +349,65 @@ mod tests {
         let parts: Vec<_> = split_by_interval(900, 2500, 1000).collect();
         assert_eq!(parts, vec![(0, 100), (1, 1000), (2, 500)]);
         assert_eq!(CallTally::default().service_level(), None);
+    }
+
+    #[test]
+    fn remove_takes_back_exactly_what_add_added() {
+        let facts = [
+            answered(0, 100_000),
+            answered(60_000, 300_000),
+            CallFact {
+                arrived_ms: 0,
+                abandoned_ms: Some(3_000),
+                ..Default::default()
+            },
+            CallFact {
+                arrived_ms: 0,
+                deflected: true,
+                ..Default::default()
+            },
+        ];
+        let mut all = CallTally::default();
+        for f in &facts {
+            all.add(f, &P);
+        }
+        let mut t = all;
+        t.remove(&facts[1], &P);
+        let mut want = CallTally::default();
+        for f in [&facts[0], &facts[2], &facts[3]] {
+            want.add(f, &P);
+        }
+        assert_eq!(t, want);
+        // A call's fact changing (answered, then its handle known): remove old, add new.
+        let mut live = CallTally::default();
+        let mut f = CallFact {
+            arrived_ms: 0,
+            answered_ms: Some(5_000),
+            ..Default::default()
+        };
+        live.add(&f, &P);
+        live.remove(&f, &P);
+        f.handle_ms = Some(90_000);
+        f.talk_ms = Some(60_000);
+        live.add(&f, &P);
+        assert_eq!((live.offered, live.handled), (1, 1));
+        assert_eq!(live.avg_talk_ms(), Some(60_000.0));
+        assert_eq!(live.aht_ms(), Some(90_000.0));
+    }
+
+    #[test]
+    fn split_by_bounds_follows_unequal_intervals() {
+        let b = [100, 200, 350];
+        let parts: Vec<_> = split_by_bounds(50, 400, &b).collect();
+        assert_eq!(parts, vec![(0, 100), (1, 150), (2, 50)]);
+        let parts: Vec<_> = split_by_bounds(150, 160, &b).collect();
+        assert_eq!(parts, vec![(0, 10)]);
+        assert_eq!(split_by_bounds(10, 90, &b).count(), 0);
+        let mut a = AgentTime::default();
+        a.add_status(AgentStatus::NotReady, 5);
+        a.add_status(AgentStatus::OnCall, 3);
+        a.add_status(AgentStatus::Available, 1);
+        a.add_status(AgentStatus::LoggedOut, 100);
+        assert_eq!((a.busy_ms, a.idle_ms, a.not_ready_ms), (3, 1, 5));
     }
 }

@@ -3,7 +3,9 @@
 //! they concern (offer this call to that agent, stop ringing). Agent state changes become events.
 
 use crate::acd::config::AcdConfig;
-use crate::acd::router::{Action, AgentStateRecord, Input, QueuedCall, Router};
+use crate::acd::router::{
+    AcdError, Action, AgentStateRecord, CallSnapshot, Input, QueuedCall, Router, Snapshot,
+};
 use crate::acd::types::{AgentId, CallId};
 use crate::desk::Desk;
 use crate::events::{now_ms, Event};
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 /// What the router asks of one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +28,24 @@ pub enum Cue {
 enum Msg {
     Queue(QueuedCall, UnboundedSender<Cue>),
     Input(Input),
+    /// An input whose outcome someone waits for (a supervisor's action).
+    Request(Input, oneshot::Sender<Result<(), AcdError>>),
+    Board(oneshot::Sender<Board>),
     Desk(Arc<Desk>),
 }
+
+/// The router's state for the wallboard. Router times are milliseconds since the routing task
+/// started; `epoch_at_zero_ms` turns them into wall-clock time.
+#[derive(Clone, Debug)]
+pub struct Board {
+    pub snapshot: Snapshot,
+    /// Calls known to the router (waiting first, in service order), at most [`BOARD_CALLS`].
+    pub calls: Vec<CallSnapshot>,
+    pub epoch_at_zero_ms: i64,
+}
+
+/// Most calls listed on the wallboard.
+pub const BOARD_CALLS: usize = 1000;
 
 /// Cheap handle for calls and the registrar.
 #[derive(Clone)]
@@ -44,6 +63,20 @@ impl RouterHandle {
 
     pub fn send(&self, input: Input) {
         let _ = self.tx.send(Msg::Input(input));
+    }
+
+    /// Apply an input and say whether the router took it (None: routing has stopped).
+    pub async fn request(&self, input: Input) -> Option<Result<(), AcdError>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Request(input, tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// The router's queues, agents and calls now.
+    pub async fn board(&self) -> Option<Board> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Board(tx)).ok()?;
+        rx.await.ok()
     }
 
     /// Agent state changes also go to the agents' pages.
@@ -81,12 +114,22 @@ pub fn spawn(
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
-                    let input = match msg {
+                    let (input, reply) = match msg {
                         Msg::Queue(call, cues) => {
                             calls.insert(call.call.clone(), cues);
-                            Input::CallQueued(call)
+                            (Input::CallQueued(call), None)
                         }
-                        Msg::Input(i) => i,
+                        Msg::Input(i) => (i, None),
+                        Msg::Request(i, reply) => (i, Some(reply)),
+                        Msg::Board(reply) => {
+                            let at = now();
+                            let _ = reply.send(Board {
+                                snapshot: router.snapshot(at),
+                                calls: router.calls_snapshot(at, None, BOARD_CALLS),
+                                epoch_at_zero_ms: now_ms() - at as i64,
+                            });
+                            continue;
+                        }
                         Msg::Desk(d) => {
                             desk = Some(d);
                             continue;
@@ -95,8 +138,12 @@ pub fn spawn(
                     if let Input::CallEnded { call } | Input::CallAbandoned { call } = &input {
                         calls.remove(call);
                     }
-                    if let Err(e) = router.handle(now(), input) {
+                    let result = router.handle(now(), input);
+                    if let Err(e) = &result {
                         tracing::debug!(error = ?e, "router refused an input");
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))), if deadline.is_some() => {

@@ -16,6 +16,63 @@ pub struct Settings {
     pub media: MediaSettings,
     pub paths: PathSettings,
     pub crm: CrmSettings,
+    pub reports: ReportSettings,
+    pub wallboard: WallboardSettings,
+}
+
+/// `[reports]`: how supervisor figures are cut and counted.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// The centre's time zone: report intervals and "today" on the wallboard follow it.
+    pub time_zone: chrono_tz::Tz,
+    /// Callers who hang up within this many seconds of queueing are short abandons.
+    pub short_abandon_secs: u64,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            time_zone: chrono_tz::Europe::London,
+            short_abandon_secs: 5,
+        }
+    }
+}
+
+/// `[wallboard]`: colour thresholds of the queue tiles, as defaults and per queue.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WallboardSettings {
+    pub thresholds: Thresholds,
+    pub queues: std::collections::BTreeMap<String, Thresholds>,
+}
+
+/// When a tile turns amber (warn) or red (alert). Unset waits default to the queue's
+/// service-level threshold (warn) and twice it (alert).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    pub warn_wait_secs: Option<u64>,
+    pub alert_wait_secs: Option<u64>,
+    /// Service level (0..1) below which the tile warns / alerts.
+    pub sl_warn: Option<f64>,
+    pub sl_alert: Option<f64>,
+}
+
+impl WallboardSettings {
+    /// The thresholds of one queue: its own, else the defaults, else derived from `sl_secs`.
+    pub fn for_queue(&self, queue: &str, sl_secs: u64) -> Thresholds {
+        let own = self.queues.get(queue).copied().unwrap_or_default();
+        let d = self.thresholds;
+        Thresholds {
+            warn_wait_secs: own.warn_wait_secs.or(d.warn_wait_secs).or(Some(sl_secs)),
+            alert_wait_secs: own
+                .alert_wait_secs
+                .or(d.alert_wait_secs)
+                .or(Some(sl_secs * 2)),
+            sl_warn: own.sl_warn.or(d.sl_warn).or(Some(0.8)),
+            sl_alert: own.sl_alert.or(d.sl_alert).or(Some(0.7)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +250,24 @@ pub(crate) struct RawSettings {
     pub media: RawMedia,
     pub paths: RawPaths,
     pub crm: RawCrm,
+    pub reports: RawReports,
+    pub wallboard: WallboardSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawReports {
+    pub time_zone: Spanned<String>,
+    pub short_abandon_secs: u64,
+}
+
+impl Default for RawReports {
+    fn default() -> Self {
+        RawReports {
+            time_zone: Spanned::new(0..0, "Europe/London".into()),
+            short_abandon_secs: 5,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

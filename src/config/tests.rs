@@ -143,3 +143,32 @@ fn crm_provider_and_http_base_url_are_checked_where_written() {
         errs[0]
     );
 }
+
+#[test]
+fn reports_time_zone_and_wallboard_thresholds() {
+    let text = "[reports]\ntime_zone = \"America/New_York\"\nshort_abandon_secs = 8\n\
+                [wallboard.thresholds]\nsl_warn = 0.9\n\
+                [wallboard.queues.tier2]\nalert_wait_secs = 300\n";
+    let s = parse(Path::new("c.toml"), text).expect("valid");
+    assert_eq!(s.reports.time_zone, chrono_tz::America::New_York);
+    assert_eq!(s.reports.short_abandon_secs, 8);
+    let t = s.wallboard.for_queue("tier2", 60);
+    assert_eq!(
+        (t.warn_wait_secs, t.alert_wait_secs, t.sl_warn, t.sl_alert),
+        (Some(60), Some(300), Some(0.9), Some(0.7))
+    );
+    let d = parse(Path::new("c.toml"), "").expect("defaults");
+    assert_eq!(d.reports.time_zone, chrono_tz::Europe::London);
+    let errs = parse(
+        Path::new("c.toml"),
+        "[reports]\ntime_zone = \"Mars/Olympus\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:13: reports.time_zone"),
+        "{}",
+        errs[0]
+    );
+}

@@ -117,6 +117,8 @@ pub(super) fn settings(
         media,
         paths,
         crm,
+        reports,
+        wallboard,
     } = raw;
 
     let udp = c.addr(&sip.udp, "sip.udp");
@@ -284,6 +286,19 @@ pub(super) fn settings(
     }
 
     let crm = c.crm(crm);
+    let time_zone = match reports.time_zone.get_ref().parse::<chrono_tz::Tz>() {
+        Ok(tz) => tz,
+        Err(_) => {
+            c.err(
+                &reports.time_zone,
+                format!(
+                    "reports.time_zone `{}` is not a time zone; write an IANA name, e.g. \"Europe/London\"",
+                    reports.time_zone.get_ref()
+                ),
+            );
+            chrono_tz::UTC
+        }
+    };
 
     if !c.diags.is_empty() {
         return Err(c.diags);
@@ -342,6 +357,11 @@ pub(super) fn settings(
             users: paths.users.map(PathBuf::from),
         },
         crm,
+        reports: ReportSettings {
+            time_zone,
+            short_abandon_secs: reports.short_abandon_secs,
+        },
+        wallboard,
     })
 }
 

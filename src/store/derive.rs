@@ -19,6 +19,8 @@ pub const CALL_ANSWERED: &str = "call.answered";
 pub const CALL_ENDED: &str = "call.ended";
 /// An agent changed state. Payload: `agent`, `state`, optionally `reason`.
 pub const AGENT_STATE_CHANGED: &str = "agent.state_changed";
+/// A supervisor acted (audited). Payload: `actor`, `action`, `target`, `detail`, `result`.
+pub const SUPERVISOR_ACTION: &str = "supervisor.action";
 
 /// The change one batch makes to one `calls` row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,11 +48,24 @@ pub(crate) struct AgentPatch {
     pub event_id: String,
 }
 
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuditPatch {
+    pub event_id: String,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub result: String,
+}
+
 /// Everything a batch of fresh events changes besides the `events` table.
 #[derive(Debug, Default)]
 pub(crate) struct Derived {
     pub calls: Vec<CallPatch>,
     pub agents: Vec<AgentPatch>,
+    pub audit: Vec<AuditPatch>,
 }
 
 /// Fold freshly inserted events into per-call and per-agent patches (one per key).
@@ -61,7 +76,12 @@ pub(crate) fn derive(events: &[&EventRecord]) -> Derived {
     let mut call_order = Vec::new();
     let mut agents: HashMap<String, AgentPatch> = HashMap::new();
     let mut agent_order = Vec::new();
+    let mut audit = Vec::new();
     for ev in sorted {
+        if ev.kind == SUPERVISOR_ACTION {
+            audit.extend(audit_patch(ev));
+            continue;
+        }
         if ev.kind == AGENT_STATE_CHANGED {
             if let Some(p) = agent_patch(ev) {
                 if !agents.contains_key(&p.agent_id) {
@@ -95,7 +115,24 @@ pub(crate) fn derive(events: &[&EventRecord]) -> Derived {
             .into_iter()
             .filter_map(|k| agents.remove(&k))
             .collect(),
+        audit,
     }
+}
+
+fn audit_patch(ev: &EventRecord) -> Option<AuditPatch> {
+    let p = parse_object(ev)?;
+    let detail = p
+        .get("detail")
+        .map_or_else(|| "null".into(), Value::to_string);
+    Some(AuditPatch {
+        event_id: ev.id.clone(),
+        at_ms: ev.at_ms,
+        actor: text_field(&p, "actor").unwrap_or_default(),
+        action: text_field(&p, "action").unwrap_or_default(),
+        target: text_field(&p, "target").unwrap_or_default(),
+        detail,
+        result: text_field(&p, "result").unwrap_or_default(),
+    })
 }
 
 fn apply_call_event(patch: &mut CallPatch, ev: &EventRecord) {

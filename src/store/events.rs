@@ -126,6 +126,25 @@ pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<Batc
             }
             q.execute(&mut *tx).await?;
         }
+        for chunk in derived.audit.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO audit (event_id, at_ms, actor, action, target, detail, result) \
+                 VALUES {} ON CONFLICT (event_id) DO NOTHING",
+                values_list(chunk.len(), 7)
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(a.event_id.as_str())
+                    .bind(a.at_ms)
+                    .bind(a.actor.as_str())
+                    .bind(a.action.as_str())
+                    .bind(a.target.as_str())
+                    .bind(a.detail.as_str())
+                    .bind(a.result.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(BatchOutcome {
             inserted,

@@ -19,6 +19,7 @@ mod events;
 mod migrate;
 mod password;
 mod registrations;
+mod reports;
 mod sessions;
 mod sip_credentials;
 mod spill;
@@ -36,12 +37,16 @@ pub use agents::AgentState;
 pub use backend::{Backend, PoolConfig};
 pub use crm_read::Page;
 pub use crm_write::{OutboxItem, SavedInteraction};
-pub use derive::{agent_state_event, AGENT_STATE_CHANGED, CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED};
+pub use derive::{
+    agent_state_event, AGENT_STATE_CHANGED, CALL_ANSWERED, CALL_ARRIVED, CALL_ENDED,
+    SUPERVISOR_ACTION,
+};
 pub use error::{Result, StoreError};
 pub use events::{CallRow, StoredEvent};
 pub use migrate::{migrate, MIGRATIONS_DIR};
 pub use password::hash_blocking as hash_password_blocking;
 pub use registrations::Binding;
+pub use reports::{AuditRow, Cursor, TicketCallRow, TicketTimes};
 pub use sessions::Session;
 pub use sip_credentials::{ha1, DigestAlgorithm};
 pub use throttle::ThrottlePolicy;

@@ -93,6 +93,8 @@ struct Shared {
     inner: Mutex<Inner>,
     wake: Notify,
     metrics: WriterMetrics,
+    /// Who else sees every appended event (the live wallboard), see [`StoreHandle::tap`].
+    tap: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<EventRecord>>,
 }
 
 impl Shared {
@@ -172,6 +174,9 @@ impl StoreHandle {
         if let Some(c) = ev.call_id.as_mut().filter(|c| c.contains('\0')) {
             *c = clean_text(c);
         }
+        if let Some(tap) = self.shared.tap.get() {
+            let _ = tap.send(ev.clone());
+        }
         let config = &self.shared.config;
         let mut inner = self.shared.lock();
         if !inner.spilling && !inner.closed && inner.queue.len() < config.queue_bound {
@@ -214,6 +219,13 @@ impl StoreHandle {
     pub fn metrics(&self) -> &WriterMetrics {
         &self.shared.metrics
     }
+
+    /// Send a copy of every event appended from now on to `tx`, in append order (one tap; a
+    /// second call is ignored and returns false). This is the seam the live wallboard hangs
+    /// on: exactly what is stored passes here, so its figures are the reports' figures.
+    pub fn tap(&self, tx: tokio::sync::mpsc::UnboundedSender<EventRecord>) -> bool {
+        self.shared.tap.set(tx).is_ok()
+    }
 }
 
 /// Owns the background task; [`EventWriter::shutdown`] stops it. Dropping it without shutdown
@@ -250,6 +262,7 @@ impl EventWriter {
             inner: Mutex::new(inner),
             wake: Notify::new(),
             metrics: WriterMetrics::default(),
+            tap: std::sync::OnceLock::new(),
         });
         shared.publish(&shared.lock());
         let (closed, closed_rx) = watch::channel(false);

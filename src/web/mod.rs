@@ -1,5 +1,5 @@
-//! HTTP edge (axum): login and sessions, health, Prometheus metrics; later the agent and
-//! supervisor pages and sockets.
+//! HTTP edge (axum): login and sessions, health, Prometheus metrics, the agent and supervisor
+//! pages and sockets, the CRM API, supervisor actions and reports.
 
 mod agent_ws;
 mod auth;
@@ -7,6 +7,8 @@ mod crm_api;
 mod health;
 mod pages;
 pub mod tls;
+mod supervisor_api;
+mod supervisor_ws;
 
 pub use auth::{AuthUser, SESSION_COOKIE};
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub calls: Arc<crate::call::CallManager>,
     /// The agent desktop hub (None when routing is not running).
     pub desk: Option<Arc<crate::desk::Desk>>,
+    /// The wallboard, supervisor actions and reports (None when routing is not running).
+    pub supervisor: Option<Arc<crate::supervisor::Supervisor>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -47,6 +51,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tickets/{number}", get(crm_api::ticket))
         .route("/api/interactions", get(crm_api::interactions))
         .route("/api/kb", get(crm_api::kb))
+        .route("/ws/supervisor", get(supervisor_ws::supervisor_socket))
+        .route(
+            "/api/supervisor/agents/{agent}/state",
+            post(supervisor_api::agent_state),
+        )
+        .route(
+            "/api/supervisor/agents/{agent}/logout",
+            post(supervisor_api::agent_logout),
+        )
+        .route(
+            "/api/supervisor/calls/{call_id}/priority",
+            post(supervisor_api::call_priority),
+        )
+        .route(
+            "/api/supervisor/calls/{call_id}/move",
+            post(supervisor_api::call_move),
+        )
+        .route(
+            "/api/supervisor/calls/{call_id}/monitor",
+            post(supervisor_api::call_monitor),
+        )
+        .route("/api/supervisor/audit", get(supervisor_api::audit))
+        .route("/api/reports/{name}", get(supervisor_api::report))
+        .route("/supervisor", get(supervisor_api::supervisor_page))
+        .route("/reports", get(supervisor_api::reports_page))
         .merge(pages::routes())
         .with_state(state)
 }

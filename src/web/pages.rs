@@ -41,7 +41,7 @@ static PAGES: &[(&str, &str)] = &[
     asset!("reports.html"),
 ];
 
-fn page(name: &'static str) -> Response {
+pub(super) fn page(name: &'static str) -> Response {
     let body = PAGES
         .iter()
         .find(|(n, _)| *n == name)
@@ -53,6 +53,27 @@ fn page(name: &'static str) -> Response {
             (header::CONTENT_SECURITY_POLICY, CSP),
             (header::CACHE_CONTROL, "no-cache"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A plain refusal page (403) with a way back.
+pub(super) fn forbidden_page(message: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed \
+         &middot; helpline</title><link rel=\"stylesheet\" href=\"/assets/common.css\"></head>\
+         <body><main class=\"card\"><h1>Not allowed</h1><p>{message}</p>\
+         <p><a href=\"/agent\">Agent page</a> &middot; <a href=\"/\">Sign in as someone else</a></p>\
+         </main></body></html>"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (header::CONTENT_TYPE, HTML),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
     )
@@ -75,12 +96,11 @@ async fn asset(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-/// Routes for the pages; merge into the main router (no state needed).
+/// Routes for the pages anyone may load; merge into the main router (no state needed). The
+/// supervisor pages are gated in `supervisor_api`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { page("login.html") }))
         .route("/agent", get(|| async { page("agent.html") }))
-        .route("/supervisor", get(|| async { page("supervisor.html") }))
-        .route("/reports", get(|| async { page("reports.html") }))
         .route("/assets/{name}", get(asset))
 }

@@ -41,7 +41,7 @@ class Server:
     """A running helpline process with its own config, database and log."""
 
     def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra="",
-                 dialplans=None, extra=""):
+                 dialplans=None, extra="", queues=None):
         """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
         `database_extra`: more `key = value` lines for the `[database]` section."""
         self.tmp = pathlib.Path(tmp)
@@ -84,7 +84,7 @@ rtp_ports = [{rtp}, {rtp + 399}]
 [paths]
 dialplans = "{dialplans or REPO / 'dialplans'}"
 prompts = "{REPO}/dialplans/prompts"
-queues = "{REPO}/config/queues.toml"
+queues = "{queues or REPO / 'config' / 'queues.toml'}"
 agents = "{REPO}/tests/fixtures/agents.toml"
 users = "{REPO}/tests/fixtures/users.toml"
 {extra}
@@ -185,10 +185,10 @@ def make_server(tmp_path):
     """Start extra servers with custom [sip] settings: make_server(backend, sip_extra)."""
     started = []
 
-    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra=""):
+    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra="", queues=None):
         d = tmp_path / (subdir or f"s{len(started)}")
         d.mkdir(exist_ok=True)
-        s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra).start()
+        s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra, queues=queues).start()
         started.append(s)
         return s
     yield make

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the test suite needs when it is missing: PostgreSQL (server-database mode),
-# Kamailio (a real trunk peer), PJSIP's Python binding (a real SIP peer), pytest. Safe to run again; installs only what is absent.
+# Kamailio (a real trunk peer), PJSIP's Python binding (a real SIP peer), pytest, promtool. Safe to run again; installs only what is absent.
 set -euo pipefail
 
 need_apt=()
@@ -9,6 +9,7 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 [ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)        # a real SIP trunk that challenges (407)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the agent and supervisor pages, headless
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)   # playwright-core drives Chromium
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus) # promtool lints /metrics and the rules
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

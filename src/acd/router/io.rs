@@ -96,6 +96,16 @@ pub enum Input {
     AgentConnected {
         agent: AgentId,
     },
+    /// A supervisor sets a waiting caller's own priority (the queue's is added as usual).
+    SetPriority {
+        call: CallId,
+        priority: i32,
+    },
+    /// A supervisor moves a waiting caller to another queue.
+    MoveCall {
+        call: CallId,
+        queue: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -36,6 +36,7 @@ mod reload;
 mod select;
 mod snapshot;
 mod state;
+mod supervise;
 mod timers;
 mod waiting;
 mod waits;
@@ -46,7 +47,9 @@ mod tests;
 pub use explain::{Explanation, Scored};
 pub use io::{AcdError, Action, Input, OverflowReason, QueuedCall, StopReason, TicketInfo};
 pub use reload::ReloadError;
-pub use snapshot::{AgentSnapshot, AgentStateRecord, CallSnapshot, QueueSnapshot, Snapshot};
+pub use snapshot::{
+    AgentSnapshot, AgentStateRecord, CallSnapshot, QueueSnapshot, Snapshot, StateCounts,
+};
 
 use crate::acd::config::AcdConfig;
 use crate::acd::types::*;
@@ -135,6 +138,8 @@ impl Router {
             Input::OfferTimedOut { call, agent } => self.offer_timed_out(&call, &agent),
             Input::AgentDisconnected { agent } => self.agent_disconnected(&agent),
             Input::AgentConnected { agent } => self.agent_connected(&agent),
+            Input::SetPriority { call, priority } => self.set_priority(&call, priority),
+            Input::MoveCall { call, queue } => self.move_call(&call, &queue),
         }
     }
 

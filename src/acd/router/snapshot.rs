@@ -20,6 +20,35 @@ pub struct QueueSnapshot {
     pub aht_ms: Millis,
     /// Expected wait of a caller joining now.
     pub ewt_next_ms: Option<Millis>,
+    /// Agents who may take this queue's calls, by state.
+    pub agents: StateCounts,
+}
+
+/// Agents by state (the wallboard's per-queue bar).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StateCounts {
+    pub available: u32,
+    pub ringing: u32,
+    pub on_call: u32,
+    pub wrap_up: u32,
+    pub not_ready: u32,
+    pub logged_out: u32,
+    pub reserved: u32,
+}
+
+impl StateCounts {
+    pub fn add(&mut self, s: AgentStatus) {
+        let n = match s {
+            AgentStatus::Available => &mut self.available,
+            AgentStatus::Ringing => &mut self.ringing,
+            AgentStatus::OnCall => &mut self.on_call,
+            AgentStatus::WrapUp => &mut self.wrap_up,
+            AgentStatus::NotReady => &mut self.not_ready,
+            AgentStatus::LoggedOut => &mut self.logged_out,
+            AgentStatus::Reserved => &mut self.reserved,
+        };
+        *n += 1;
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -69,10 +98,14 @@ impl Router {
     pub fn snapshot(&self, now: Millis) -> Snapshot {
         let now = now.max(self.now);
         let mut available = vec![0u32; self.queues.len()];
+        let mut states = vec![StateCounts::default(); self.queues.len()];
         for ag in &self.agents {
-            if ag.routable() {
-                for (q, el) in ag.eligible.iter().enumerate() {
-                    available[q] += u32::from(*el);
+            for (q, el) in ag.eligible.iter().enumerate() {
+                if *el {
+                    available[q] += u32::from(ag.routable());
+                    if let Some(s) = states.get_mut(q) {
+                        s.add(ag.status());
+                    }
                 }
             }
         }
@@ -80,7 +113,8 @@ impl Router {
             .queues
             .iter()
             .zip(available)
-            .map(|(qr, available)| QueueSnapshot {
+            .zip(states)
+            .map(|((qr, available), agents)| QueueSnapshot {
                 name: qr.def.name.clone(),
                 strategy: qr.def.strategy,
                 waiting: qr.order.len(),
@@ -96,6 +130,7 @@ impl Router {
                     qr.aht.aht_ms(),
                     qr.staffed,
                 ),
+                agents,
             })
             .collect();
         let agents = self

@@ -353,6 +353,7 @@ impl<'a> Engine<'a> {
             first_offer_ms: call.first_offer,
             deflected: call.deflected,
             handle_ms: call.answered.map(|_| call.handle_ms + self.wrap_ms[q]),
+            talk_ms: call.answered.map(|_| call.handle_ms),
         };
         let arrived = call.arrived;
         let interval = self.interval_of(arrived);

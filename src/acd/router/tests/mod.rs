@@ -6,10 +6,11 @@ mod relax;
 mod rona;
 mod sample;
 mod strategies;
+mod supervise;
 mod ticket;
 mod wrap;
 
-use super::{Action, Input, QueuedCall, Router};
+use super::{AcdError, Action, Input, QueuedCall, Router};
 use crate::acd::config::load_str;
 use crate::acd::types::*;
 use std::path::Path;
