@@ -536,6 +536,41 @@ impl Desk {
         }
     }
 
+    /// Push the queues' waiting counts to every open page (and remember them for `hello`).
+    pub fn queues(&self, queues: Vec<QueueCount>) {
+        let msg = ServerMsg::Queues { queues };
+        for mut slot in self.agents.iter_mut() {
+            slot.sockets.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+        }
+    }
+
+    /// Every `every`, tell the pages how many callers wait in each queue.
+    pub fn spawn_queue_counts(self: &Arc<Self>, every: Duration) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let Some(desk) = me.upgrade() else { return };
+                if desk.agents.iter().all(|s| s.sockets.is_empty()) {
+                    continue;
+                }
+                let Some(board) = desk.router.board().await else { continue };
+                let counts = board
+                    .snapshot
+                    .queues
+                    .iter()
+                    .map(|q| QueueCount {
+                        name: q.name.clone(),
+                        waiting: q.waiting,
+                        longest_wait_secs: q.head_wait_ms.unwrap_or(0) as f64 / 1000.0,
+                    })
+                    .collect();
+                desk.queues(counts);
+            }
+        });
+    }
+
     /// The agent's figures today (UTC day), from stored interactions.
     pub async fn stats(&self, agent: &str) -> crate::store::Result<Stats> {
         let now = crate::events::now_ms();

@@ -81,21 +81,22 @@ mod tests {
 
     #[test]
     fn even_pairs_lru_and_skips_busy_ports() {
-        let pool = PortPool::new(41001, 41008);
-        assert_eq!(pool.available(), 3); // 41002, 41004, 41006
+        // Below Linux's ephemeral range (32768+), so no outgoing socket elsewhere takes them.
+        let pool = PortPool::new(17001, 17008);
+        assert_eq!(pool.available(), 3); // 17002, 17004, 17006
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let blocker = UdpSocket::bind("127.0.0.1:41003").unwrap(); // RTCP of the first pair
+        let blocker = UdpSocket::bind("127.0.0.1:17003").unwrap(); // RTCP of the first pair
         let a = pool.bind(ip).unwrap();
-        assert_eq!(a.port, 41004);
-        assert_eq!(a.rtcp.local_addr().unwrap().port(), 41005);
+        assert_eq!(a.port, 17004);
+        assert_eq!(a.rtcp.local_addr().unwrap().port(), 17005);
         drop(blocker);
         let b = pool.bind(ip).unwrap();
-        assert_eq!(b.port, 41006);
+        assert_eq!(b.port, 17006);
         let c = pool.bind(ip).unwrap();
-        assert_eq!(c.port, 41002);
+        assert_eq!(c.port, 17002);
         assert!(pool.bind(ip).is_err());
         drop(a);
-        pool.release(41004);
-        assert_eq!(pool.bind(ip).unwrap().port, 41004);
+        pool.release(17004);
+        assert_eq!(pool.bind(ip).unwrap().port, 17004);
     }
 }
