@@ -10,8 +10,6 @@
   dashboard and report charts are saved under docs/screenshots/.
 """
 import json
-import os
-import pathlib
 import shutil
 import subprocess
 import time
@@ -121,7 +119,7 @@ def today():
     return datetime.now(ZoneInfo("Europe/London")).strftime("%Y-%m-%d")
 
 
-def post(server, path, cookie=None, body=None, origin=None):
+def post(server, path, cookie=None, body=None):
     headers = {"Content-Type": "application/json"}
     if cookie:
         headers["Cookie"] = cookie
@@ -297,10 +295,6 @@ def run_loadgen(ua, server, rate, duration, hold, number=SUPPORT):
                              "--hold", str(hold), "--sockets", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc
-
-
-def pump_until(ua, cond, timeout, what):
-    ua.wait(cond, timeout=timeout, what=what)
 
 
 def db_counts(s):
