@@ -13,16 +13,16 @@
 mod client;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use helpline::webrtc::{GatewayConfig, LegState, LegStats, WebRtcGateway, WebRtcLeg};
 use rtc::rtp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Mutex, Semaphore, watch};
-use helpline::webrtc::{GatewayConfig, LegState, LegStats, WebRtcGateway, WebRtcLeg};
+use tokio::sync::{watch, Mutex, Semaphore};
 
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 

@@ -236,7 +236,13 @@ impl IvrCall {
         media.set_remote(browser_media(rtc.rtp_addr(), true));
         let offered = now_ms();
         let webrtc = Some(WebRtcOffer { sdp: sdp.clone() });
-        self.offered(&agent, format!("webrtc:{}", rtc.label()), ring, pop.clone(), webrtc);
+        self.offered(
+            &agent,
+            format!("webrtc:{}", rtc.label()),
+            ring,
+            pop.clone(),
+            webrtc,
+        );
         let state = rtc.state();
         self.agent = Some(AgentLeg {
             id: agent,

@@ -555,7 +555,9 @@ impl Desk {
                 if desk.agents.iter().all(|s| s.sockets.is_empty()) {
                     continue;
                 }
-                let Some(board) = desk.router.board().await else { continue };
+                let Some(board) = desk.router.board().await else {
+                    continue;
+                };
                 let counts = board
                     .snapshot
                     .queues

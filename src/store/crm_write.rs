@@ -220,7 +220,9 @@ impl Store {
                     "INSERT INTO tickets ({TICKET_COLS}) VALUES {}",
                     values_list(1, 12)
                 );
-                bind_ticket!(sqlx::query(&sql), &t).execute(&mut *tx).await?;
+                bind_ticket!(sqlx::query(&sql), &t)
+                    .execute(&mut *tx)
+                    .await?;
                 history!(tx, &t.id, now_ms, actor.as_deref(), "created during a call");
                 ticket = Some(t);
             }

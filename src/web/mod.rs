@@ -6,9 +6,9 @@ mod auth;
 mod crm_api;
 mod health;
 mod pages;
-pub mod tls;
 mod supervisor_api;
 mod supervisor_ws;
+pub mod tls;
 
 pub use auth::{AuthUser, SESSION_COOKIE};
 
