@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from sipua import Endpoint
+from sipua import Endpoint, shutdown_phones
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("HELPLINE_BIN", REPO / "target" / "debug" / "helpline"))
@@ -165,10 +165,18 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
 @pytest.fixture(scope="session")
-def ua():
+def ua_endpoint():
     ep = Endpoint()
     yield ep
     ep.close()
+
+
+@pytest.fixture
+def ua(ua_endpoint):
+    """The session's PJSIP endpoint; desk-phone accounts a test leaves open are deleted after it."""
+    yield ua_endpoint
+    shutdown_phones()
+    ua_endpoint.pump(0.2)
 
 
 @pytest.fixture(params=BACKENDS)

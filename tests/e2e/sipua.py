@@ -180,6 +180,8 @@ class Account(pj.Account):
         _KEEP.append(self)
         self.endpoint = endpoint
         self.incoming = []
+        self.closed = False
+        self.is_phone = registrar is not None
         self.reg_codes = []
         self.auto_answer = auto_answer  # e.g. 200 to answer, 180 to just ring
         cfg = pj.AccountConfig()
@@ -202,6 +204,12 @@ class Account(pj.Account):
         cfg.mediaConfig.transportConfig.boundAddress = LOCAL
         cfg.mediaConfig.transportConfig.publicAddress = LOCAL
         self.create(cfg)
+
+    def shutdown(self):
+        """Unregister and delete the account (frees one of PJSIP's few account slots)."""
+        if not self.closed:
+            self.closed = True
+            super().shutdown()
 
     def onRegState(self, prm):
         self.reg_codes.append(prm.code)
@@ -227,3 +235,14 @@ class Account(pj.Account):
         op = pj.CallOpParam()
         op.statusCode = code
         call.answer(op)
+
+
+def shutdown_phones():
+    """Delete every registering account still open: a test that failed before its own
+    shutdown() must not use up PJSUA_MAX_ACC (8) for the rest of the run."""
+    for a in _KEEP:
+        if isinstance(a, Account) and a.is_phone and not a.closed:
+            try:
+                a.shutdown()
+            except Exception:
+                pass
