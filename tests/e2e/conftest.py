@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from sipua import Endpoint, shutdown_phones
+from sipua import Endpoint, shutdown_accounts
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("HELPLINE_BIN", REPO / "target" / "debug" / "helpline"))
@@ -173,9 +173,9 @@ def ua_endpoint():
 
 @pytest.fixture
 def ua(ua_endpoint):
-    """The session's PJSIP endpoint; desk-phone accounts a test leaves open are deleted after it."""
+    """The session's PJSIP endpoint; accounts a test leaves open are deleted after it."""
     yield ua_endpoint
-    shutdown_phones()
+    shutdown_accounts(ua_endpoint)
     ua_endpoint.pump(0.2)
 
 

@@ -203,6 +203,10 @@ class Account(pj.Account):
         cfg.natConfig.contactRewriteUse = False
         cfg.mediaConfig.transportConfig.boundAddress = LOCAL
         cfg.mediaConfig.transportConfig.publicAddress = LOCAL
+        if os.environ.get("SIPUA_DEBUG"):
+            live = [a.uri for a in _KEEP if isinstance(a, Account) and not a.closed and a is not self]
+            print(f"sipua: creating {uri}; open accounts: {live}", flush=True)
+        self.uri = uri
         self.create(cfg)
 
     def shutdown(self):
@@ -237,11 +241,12 @@ class Account(pj.Account):
         call.answer(op)
 
 
-def shutdown_phones():
-    """Delete every registering account still open: a test that failed before its own
-    shutdown() must not use up PJSUA_MAX_ACC (8) for the rest of the run."""
+def shutdown_accounts(endpoint):
+    """Delete every account a test left open (all but the endpoint's cached callers): PJSIP has
+    only PJSUA_MAX_ACC (8) account slots for the whole run."""
+    cached = {id(a) for a in endpoint._callers.values()}
     for a in _KEEP:
-        if isinstance(a, Account) and a.is_phone and not a.closed:
+        if isinstance(a, Account) and not a.closed and id(a) not in cached:
             try:
                 a.shutdown()
             except Exception:
