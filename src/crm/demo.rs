@@ -102,7 +102,7 @@ const PEOPLE: &[(&str, &str, &str, &str, &str, i64, bool)] = &[
 const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     (
         "100001",
-        "T-1001",
+        "T-401001",
         "VPN drops every hour",
         "network",
         Priority::High,
@@ -111,7 +111,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100001",
-        "T-1002",
+        "T-401002",
         "New laptop for finance team",
         "hardware",
         Priority::Normal,
@@ -120,7 +120,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100002",
-        "T-1003",
+        "T-401003",
         "Password expired, locked out",
         "accounts",
         Priority::Urgent,
@@ -129,7 +129,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100003",
-        "T-1004",
+        "T-401004",
         "Printer on floor 3 jams",
         "hardware",
         Priority::Low,
@@ -138,7 +138,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100004",
-        "T-1005",
+        "T-401005",
         "Sin acceso al correo",
         "accounts",
         Priority::High,
@@ -147,7 +147,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100006",
-        "T-1006",
+        "T-401006",
         "Office network outage",
         "network",
         Priority::Urgent,
@@ -156,7 +156,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100006",
-        "T-1007",
+        "T-401007",
         "Monitor flickers",
         "hardware",
         Priority::Low,
@@ -165,7 +165,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100008",
-        "T-1008",
+        "T-401008",
         "MFA token lost",
         "accounts",
         Priority::Normal,
@@ -174,7 +174,7 @@ const TICKETS: &[(&str, &str, &str, &str, Priority, TicketStatus, i64)] = &[
     ),
     (
         "100010",
-        "T-1009",
+        "T-401009",
         "Wi-Fi lento en recepción",
         "network",
         Priority::Normal,

@@ -61,13 +61,13 @@ async fn the_caller_is_found_whatever_form_the_number_arrives_in() {
 async fn the_pop_lists_open_tickets_urgent_first_and_suggests_articles() {
     for ts in test_stores("crm_pop_contents").await {
         seeded(&ts.store).await;
-        let mut r = req("+12025550178"); // Katherine Johnson: T-1006 urgent open, T-1007 resolved
+        let mut r = req("+12025550178"); // Katherine Johnson: T-401006 urgent open, T-401007 resolved
         r.ivr.choice = Some("network".into());
         let pop = crm(&ts.store).pop(&r).await;
         let numbers: Vec<_> = pop.tickets.iter().map(|t| t.number.as_str()).collect();
         assert_eq!(
             numbers,
-            ["T-1006"],
+            ["T-401006"],
             "{}: resolved tickets are not shown",
             ts.label
         );
@@ -87,14 +87,14 @@ async fn a_ticket_typed_in_the_ivr_identifies_the_caller_on_a_shared_line() {
         seeded(&ts.store).await;
         let crm = crm(&ts.store);
         let mut r = req("+34910000099"); // unknown number
-        r.ticket = Some("1005".into()); // T-1005 belongs to María Fernández
+        r.ticket = Some("401005".into()); // T-401005 belongs to María Fernández
         let pop = crm.pop(&r).await;
         assert_eq!(
             pop.contact.map(|c| c.name),
             Some("María Fernández".to_string())
         );
         assert!(matches!(
-            crm.lookup(crate::ivr::crm::LookupKind::Ticket, "1005")
+            crm.lookup(crate::ivr::crm::LookupKind::Ticket, "401005")
                 .await,
             crate::ivr::crm::LookupAnswer::Ticket(_)
         ));
@@ -131,7 +131,7 @@ async fn wrap_up_writes_the_call_with_its_ticket_and_fcr_follows_repeat_calls() 
         let resolve = WrapUp {
             disposition: "resolved".into(),
             notes: "fixed".into(),
-            ticket: Some(TicketChoice::Link("T-1003".into())),
+            ticket: Some(TicketChoice::Link("T-401003".into())),
             resolution: Resolution::Resolved,
         };
         let saved = crm
@@ -145,7 +145,7 @@ async fn wrap_up_writes_the_call_with_its_ticket_and_fcr_follows_repeat_calls() 
         let t = saved.ticket.unwrap();
         assert_eq!(
             (t.number.as_str(), t.status),
-            ("T-1003", TicketStatus::Resolved)
+            ("T-401003", TicketStatus::Resolved)
         );
         let calls = ts.store.ticket_interactions(&t.id).await.unwrap();
         assert_eq!(calls.len(), 1);

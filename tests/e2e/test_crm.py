@@ -26,6 +26,7 @@ TICKETS = """number,account,subject,category,status,priority,created
 T-9001,555001,VPN drops hourly,network,open,high,2026-11-20T09:00:00Z
 T-9002,555001,Laptop battery,hardware,pending,normal,2026-11-22T09:00:00Z
 T-9003,555001,Old printer issue,hardware,closed,low,2026-10-01T09:00:00Z
+T-482913,555002,Server room overheating,network,open,high,2026-11-21T09:00:00Z
 """
 
 
@@ -288,3 +289,24 @@ def test_blind_transfer_to_another_queue_rings_an_agent_there(ua, make_server, t
     p1.shutdown()
     p2.shutdown()
     call.hangup()
+
+
+def test_a_caller_typing_an_existing_ticket_number_is_tagged_with_it(ua, make_server, tmp_path):
+    """Issue 5 with the real CRM: the IVR's ticket lookup finds the imported ticket, the call
+    is queued for tier 2 tagged with it, at the priority its urgency earns."""
+    s = crm_server(make_server, tmp_path, "sqlite")
+    call = ua.caller(f"sip:{CALLER}@127.0.0.1").call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE)
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")            # English
+    ua.pump(1.0)
+    call.dtmf("4")            # existing ticket
+    ua.pump(1.0)
+    call.dtmf("482913")
+    rows = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{call.cid}' AND kind = 'call.queued'",
+                       1, timeout=15)
+    q = json.loads(rows[0][0])
+    assert (q["queue"], q["ticket"], q["priority"]) == ("tier2", "T-482913", 6), q
+    assert q["skills"].get("tier2") == 1, q
+    call.hangup()
+    ua.wait(lambda: call.state == "DISCONNECTED")
