@@ -117,7 +117,8 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
     caller = ua.caller("sip:+442079461111@127.0.0.1")
     call = caller.call(f"sip:{EXTERNAL}@{server.sip_uri_host}")
     ua.wait(lambda: call.state == "CONFIRMED", what="answered through the trunk")
-    assert callee.incoming and callee.incoming[0].state == "CONFIRMED"
+    # The far end is CONFIRMED once our ACK reaches it, a moment after the caller's.
+    ua.wait(lambda: callee.incoming and callee.incoming[0].state == "CONFIRMED", what="far end confirmed")
     call.hangup()
     ua.wait(lambda: callee.incoming[0].state == "DISCONNECTED", what="BYE relayed to the far end")
     log = klog.read_text()
