@@ -43,7 +43,7 @@ pub(crate) struct BatchOutcome {
     pub duplicates: u64,
 }
 
-const EVENT_COLUMNS: &str = "seq, id, call_id, kind, at_ms, payload";
+pub(crate) const EVENT_COLUMNS: &str = "seq, id, call_id, kind, at_ms, payload";
 
 /// Times: the first one stored wins. Text: the newest event's value wins, an absent value never
 /// erases one.
@@ -173,7 +173,7 @@ pub(crate) fn agents_upsert_sql(rows: usize) -> String {
     )
 }
 
-fn stored_event(row: &impl RowExt) -> Result<StoredEvent> {
+pub(crate) fn stored_event(row: &impl RowExt) -> Result<StoredEvent> {
     Ok(StoredEvent {
         seq: row.int("seq")?,
         event: EventRecord {

@@ -4,8 +4,8 @@
 
 use super::backend::{with_pool, RowExt};
 use super::error::Result;
-use super::events::StoredEvent;
-use super::{EventRecord, Store};
+use super::events::{stored_event as stored, StoredEvent, EVENT_COLUMNS as COLS};
+use super::Store;
 
 /// A ticket's life times (epoch ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,21 +39,6 @@ pub struct AuditRow {
 
 /// Where the previous page ended: (at_ms, seq).
 pub type Cursor = (i64, i64);
-
-const COLS: &str = "seq, id, call_id, kind, at_ms, payload";
-
-fn stored(row: &impl RowExt) -> Result<StoredEvent> {
-    Ok(StoredEvent {
-        seq: row.int("seq")?,
-        event: EventRecord {
-            id: row.text("id")?,
-            call_id: row.opt_text("call_id")?,
-            kind: row.text("kind")?,
-            at_ms: row.int("at_ms")?,
-            payload: row.text("payload")?,
-        },
-    })
-}
 
 impl Store {
     /// Up to `limit` events with `from_ms <= at_ms < to_ms`, in (at_ms, seq) order, after
