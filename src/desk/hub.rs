@@ -42,6 +42,13 @@ struct Slot {
     sockets: Vec<(u64, UnboundedSender<ServerMsg>)>,
 }
 
+impl Slot {
+    /// Send to every open page of the agent, forgetting the closed ones.
+    fn send(&mut self, msg: &ServerMsg) {
+        self.sockets.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+    }
+}
+
 /// A call's control channel and the agent it is with.
 struct Control {
     agent: String,
@@ -106,7 +113,7 @@ impl Desk {
 
     fn push(&self, agent: &str, msg: ServerMsg) {
         if let Some(mut slot) = self.agents.get_mut(agent) {
-            slot.sockets.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+            slot.send(&msg);
         }
     }
 
@@ -139,21 +146,6 @@ impl Desk {
         );
         self.slot(agent).offer = Some(offer.clone());
         self.push(agent, ServerMsg::Offer(offer));
-    }
-
-    /// The pop arrived after the offer (the CRM is slower than the phone): update it.
-    pub fn update_pop(&self, agent: &str, call_id: &str, pop: Pop) {
-        let msg = {
-            let mut slot = self.slot(agent);
-            match slot.offer.as_mut() {
-                Some(o) if o.call_id == call_id => {
-                    o.pop = pop;
-                    ServerMsg::Offer(o.clone())
-                }
-                _ => return,
-            }
-        };
-        self.push(agent, msg);
     }
 
     /// The offer is over without an answer (caller hung up, no answer, answered elsewhere).
@@ -536,11 +528,11 @@ impl Desk {
         }
     }
 
-    /// Push the queues' waiting counts to every open page (and remember them for `hello`).
+    /// Push the queues' waiting counts to every open page.
     pub fn queues(&self, queues: Vec<QueueCount>) {
         let msg = ServerMsg::Queues { queues };
         for mut slot in self.agents.iter_mut() {
-            slot.sockets.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+            slot.send(&msg);
         }
     }
 

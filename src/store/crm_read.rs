@@ -182,16 +182,6 @@ impl Store {
         })
     }
 
-    /// The latest interaction stored for a call (its last agent segment), if any.
-    pub async fn interaction_for_call(&self, call_id: &str) -> Result<Option<InteractionSummary>> {
-        let sql =
-            format!("{INTERACTION_SELECT} WHERE i.call_id = $1 ORDER BY i.arrived_ms DESC LIMIT 1");
-        with_pool!(&self.db, |pool| {
-            let row = sqlx::query(&sql).bind(call_id).fetch_optional(pool).await?;
-            row.as_ref().map(interaction_row).transpose()
-        })
-    }
-
     /// Knowledge-base articles matching any of the words, best first.
     pub async fn search_articles(&self, words: &str, limit: i64) -> Result<Vec<Article>> {
         let terms: Vec<String> = words
