@@ -76,6 +76,32 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Open a transaction that is going to write.
+///
+/// On SQLite a plain `BEGIN` is deferred: it reads from a snapshot and only asks for the write
+/// lock at its first write. If another connection committed in between, that upgrade fails at
+/// once with `SQLITE_BUSY_SNAPSHOT` ("database is locked", code 517) and the busy timeout does
+/// not help. `BEGIN IMMEDIATE` takes the write lock up front, so writers queue on the busy
+/// timeout instead. PostgreSQL has row locks and needs nothing special.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Database>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
 impl Db {
     pub(crate) fn backend(&self) -> Backend {
         match self {

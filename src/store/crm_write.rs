@@ -2,7 +2,7 @@
 //! call's interaction row and its ticket change in one transaction — plus the outbox of outcomes
 //! for an external CRM.
 
-use super::backend::{values_list, with_pool, Backend, RowExt};
+use super::backend::{values_list, with_pool, Backend, BeginWrite, RowExt};
 use super::crm_read::{ticket_row, TICKET_COLS};
 use super::error::Result;
 use super::Store;
@@ -64,7 +64,7 @@ impl Store {
     /// Insert contacts (with their phones) in one transaction: all or none.
     pub async fn insert_contacts(&self, contacts: &[Contact], now_ms: i64) -> Result<()> {
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for chunk in contacts.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO contacts (id, name, organisation, email, language, tier, vip, \
@@ -112,7 +112,7 @@ impl Store {
     /// Insert tickets in one transaction: all or none.
     pub async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<()> {
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for chunk in tickets.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO tickets ({TICKET_COLS}) VALUES {}",
@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<()> {
         let sqlite = self.backend() == Backend::Sqlite;
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for (id, title, body, tags) in articles {
                 sqlx::query(
                     "INSERT INTO kb_articles (id, title, body, tags) VALUES ($1, $2, $3, $4) \
@@ -181,7 +181,7 @@ impl Store {
     ) -> Result<SavedInteraction> {
         let actor = i.agent.clone();
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Which ticket: the wrap-up's choice, else the one the IVR identified.
             let link = match wrap.and_then(|w| w.ticket.as_ref()) {
                 Some(TicketChoice::Link(n)) => Some(n.clone()),

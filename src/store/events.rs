@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::backend::{values_list, with_pool, Db, RowExt};
+use super::backend::{values_list, with_pool, BeginWrite, Db, RowExt};
 use super::derive::{derive, CallPatch};
 use super::error::Result;
 use super::{EventRecord, Store};
@@ -70,7 +70,7 @@ static CALLS_UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| {
 /// `calls` / `agent_state` rows updated from the new ones only.
 pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<BatchOutcome> {
     with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let mut fresh_ids: HashSet<String> = HashSet::with_capacity(events.len());
         for chunk in events.chunks(ROWS_PER_INSERT) {
             let sql = format!(

@@ -2,7 +2,7 @@
 //! a stranger hammering one account from elsewhere slows down only themselves: a throttle, not
 //! a lockout anyone could trigger. Success clears the key.
 
-use super::backend::{with_pool, RowExt};
+use super::backend::{with_pool, BeginWrite, RowExt};
 use super::error::Result;
 use super::Store;
 
@@ -66,7 +66,7 @@ impl Store {
         policy: &ThrottlePolicy,
     ) -> Result<Option<i64>> {
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let row =
                 sqlx::query("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1")
                     .bind(key)

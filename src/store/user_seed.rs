@@ -1,7 +1,7 @@
 //! Users defined in `config/users.toml` (already hashed) written into the database, so that
 //! sessions and audit rows can refer to them. The file is authoritative for the users it names.
 
-use super::backend::with_pool;
+use super::backend::{with_pool, BeginWrite};
 use super::error::Result;
 use super::users::Role;
 use super::Store;
@@ -22,7 +22,7 @@ impl Store {
     pub async fn upsert_user_hashed(&self, u: &HashedUser, now_ms: i64) -> Result<()> {
         let id = format!("u-{}", u.username);
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO users (id, username, display_name, role, password_hash, created_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6) \

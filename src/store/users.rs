@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::backend::{values_list, with_pool, RowExt};
+use super::backend::{values_list, with_pool, BeginWrite, RowExt};
 use super::crypto::random_hex;
 use super::error::{Result, StoreError};
 use super::password;
@@ -108,7 +108,7 @@ impl Store {
         let creds = credential_rows(new.username, new.password, new.sip_realms);
         let dup = || format!("user `{}`", new.username);
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO users (id, username, display_name, role, password_hash, created_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -197,7 +197,7 @@ impl Store {
         let phc = password::hash(password).await?;
         let creds = credential_rows(&user.username, password, sip_realms);
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(&phc)
                 .bind(user_id)
