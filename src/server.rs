@@ -261,6 +261,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         Duration::from_secs(settings.crm.agent_grace_secs),
     );
     router.attach_desk(desk.clone());
+    supervisor.attach_desk(desk.clone());
     desk.spawn_queue_counts(Duration::from_secs(2));
     spawn_draft_flush(desk.clone());
     let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();

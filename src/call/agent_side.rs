@@ -86,13 +86,42 @@ impl IvrCall {
         let Some(b) = binding else {
             return self.offer_browser(agent, ring, pop).await;
         };
-        let opts = crate::media::SessionOptions {
-            label: format!("{}/agent", self.call_id),
-            ..Default::default()
-        };
-        let Ok((media, _media_rx)) = parts.media.open_near(&self.media, opts) else {
+        let Some(phone) = self.dial_phone(&agent, &b, "agent").await else {
             return reject(self);
         };
+        let offered = now_ms();
+        self.offered(&agent, phone.leg.leg.to_string(), ring, pop.clone(), None);
+        self.agent = Some(AgentLeg {
+            id: agent,
+            path: AgentPath::Phone {
+                leg: phone.leg,
+                local: phone.local,
+                events: phone.events,
+            },
+            media: phone.media,
+            answered: false,
+            offered_ms: offered,
+            pop,
+            muted: false,
+        });
+    }
+
+    /// Call `user`'s registered phone from the caller's number with an RTP session of its own
+    /// beside the caller's (`role` names it in logs: agent, supervisor). None when the media or
+    /// the SIP leg cannot be set up.
+    pub(super) async fn dial_phone(
+        &self,
+        user: &str,
+        b: &crate::sip::registrar::Binding,
+        role: &str,
+    ) -> Option<PhoneDial> {
+        let ep = self.manager.endpoint.get()?;
+        let parts = self.manager.ivr.as_ref()?;
+        let opts = crate::media::SessionOptions {
+            label: format!("{}/{role}", self.call_id),
+            ..Default::default()
+        };
+        let (media, _media_rx) = parts.media.open_near(&self.media, opts).ok()?;
         let addr = media.local_addr();
         let local = LocalMedia::new(addr.ip(), addr.port());
         let sdp = crate::sip::sdp_negotiate::offer(&local).to_string();
@@ -100,10 +129,10 @@ impl IvrCall {
         let (Ok(uri), Ok(from), Ok(to)) = (
             Uri::parse(&b.contact),
             NameAddr::parse(&format!("<sip:{}@{domain}>", self.caller_user())),
-            NameAddr::parse(&format!("<sip:{agent}@{domain}>")),
+            NameAddr::parse(&format!("<sip:{user}@{domain}>")),
         ) else {
             media.close();
-            return reject(self);
+            return None;
         };
         let (tx, events) = unbounded_channel();
         let out = OutgoingCall {
@@ -115,22 +144,16 @@ impl IvrCall {
             headers: vec![],
         };
         match ep.call(out, tx).await {
-            Ok(leg) => {
-                let offered = now_ms();
-                self.offered(&agent, leg.leg.to_string(), ring, pop.clone(), None);
-                self.agent = Some(AgentLeg {
-                    id: agent,
-                    path: AgentPath::Phone { leg, local, events },
-                    media,
-                    answered: false,
-                    offered_ms: offered,
-                    pop,
-                    muted: false,
-                });
-            }
-            Err(_) => {
+            Ok(leg) => Some(PhoneDial {
+                leg,
+                local,
+                events,
+                media,
+            }),
+            Err(e) => {
+                tracing::info!(call_id = %self.call_id, %user, error = %e, "phone not called");
                 media.close();
-                reject(self);
+                None
             }
         }
     }
@@ -278,16 +301,7 @@ impl IvrCall {
             }
             Ok(LegEvent::Answered { sdp }) => {
                 if let AgentPath::Phone { local, .. } = &a.path {
-                    let neg = sdp
-                        .as_deref()
-                        .and_then(|b| std::str::from_utf8(b).ok())
-                        .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
-                        .and_then(|answer| {
-                            crate::sip::sdp_negotiate::accept_answer(&answer, local)
-                        });
-                    if let Some(n) = neg {
-                        a.media.set_remote(super::media_map::to_media(&n));
-                    }
+                    accept_phone_answer(sdp.as_deref(), local, &a.media);
                 }
                 self.agent_answered(leg, label, 200);
             }
@@ -416,6 +430,7 @@ impl IvrCall {
     /// The agent's part of an answered call is over (`by` the agent or the caller): close the
     /// agent's side, record it, and hand the interaction to the agent's page for wrap-up.
     fn end_agent_part(&mut self, by: &'static str) {
+        self.end_monitor("agent_part_ended");
         let Some(a) = self.agent.take() else { return };
         self.media.unbridge();
         let agent = a.id.clone();
@@ -506,6 +521,7 @@ impl IvrCall {
                     self.media.stop_music();
                     self.media.bridge(&a.media);
                 }
+                self.monitor_hold(on);
                 self.facts.hold(on, now_ms());
                 self.record(Event::CallHold { held: on });
                 if let Some(d) = self.desk() {
@@ -521,6 +537,9 @@ impl IvrCall {
             }
             DeskCommand::Dtmf(digits) if answered => self.media.send_dtmf(&digits),
             DeskCommand::Transfer(to) if answered => self.transfer(to),
+            DeskCommand::Monitor { supervisor, mode } if answered => {
+                self.monitor(supervisor, mode).await
+            }
             other => {
                 tracing::info!(call_id = %self.call_id, %agent, ?other, answered, "agent request not possible now");
             }
@@ -688,6 +707,29 @@ impl IvrCall {
             self.interaction_saved = true;
             self.save_interaction(i);
         }
+    }
+}
+
+/// An outgoing call to a registered phone, with its RTP session.
+pub(super) struct PhoneDial {
+    pub leg: crate::sip::endpoint::LegRef,
+    pub local: LocalMedia,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<(crate::sip::endpoint::LegRef, LegEvent)>,
+    pub media: crate::media::MediaSession,
+}
+
+/// Point `media` at what the phone's 200 OK answered to our offer (`local`).
+pub(super) fn accept_phone_answer(
+    sdp: Option<&[u8]>,
+    local: &LocalMedia,
+    media: &crate::media::MediaSession,
+) {
+    let neg = sdp
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
+        .and_then(|answer| crate::sip::sdp_negotiate::accept_answer(&answer, local));
+    if let Some(n) = neg {
+        media.set_remote(super::media_map::to_media(&n));
     }
 }
 

@@ -47,6 +47,8 @@ pub(super) struct IvrCall {
     pub cues: Option<UnboundedReceiver<Cue>>,
     /// The agent leg being rung or talking, if any.
     pub agent: Option<super::agent_leg::AgentLeg>,
+    /// A supervisor listening, whispering or barging in.
+    pub monitor: Option<super::monitor::MonitorLeg>,
     /// The caller's identity, for the From of the agent leg.
     pub caller: String,
     /// The agent has hung up (what follows is the survey).
@@ -130,6 +132,9 @@ impl IvrCall {
                 },
                 ev = async { match self.agent.as_mut() { Some(a) => a.next_event().await, None => std::future::pending().await } } => {
                     self.agent_event(ev);
+                }
+                ev = async { match self.monitor.as_mut() { Some(m) => m.next_event().await, None => std::future::pending().await } } => {
+                    self.monitor_event(ev);
                 }
                 cmd = self.desk_rx.recv() => {
                     if let Some(cmd) = cmd {

@@ -10,6 +10,7 @@ mod facts;
 mod identity;
 mod ivr_call;
 mod media_map;
+mod monitor;
 mod ports;
 pub mod routing;
 mod session;
@@ -436,6 +437,7 @@ impl CallManager {
             held: false,
             cues: None,
             agent: None,
+            monitor: None,
             caller: caller_id,
             after_agent: false,
             facts,

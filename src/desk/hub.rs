@@ -30,6 +30,46 @@ pub enum DeskCommand {
     Transfer(TransferTarget),
     /// The page lost the call's audio (reload): offer a new WebRTC leg.
     Reoffer,
+    /// A supervisor listens, whispers, barges in or stops (from the supervisor page).
+    Monitor {
+        supervisor: String,
+        mode: MonitorMode,
+    },
+}
+
+/// What a supervisor does on an agent's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Hears caller and agent; heard by nobody.
+    Listen,
+    /// Hears both; heard by the agent only.
+    Whisper,
+    /// Hears both; heard by both.
+    Barge,
+    /// Leaves the call (their phone is hung up).
+    Stop,
+}
+
+impl MonitorMode {
+    pub const ALL: [MonitorMode; 4] = [
+        MonitorMode::Listen,
+        MonitorMode::Whisper,
+        MonitorMode::Barge,
+        MonitorMode::Stop,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+            MonitorMode::Stop => "stop",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MonitorMode> {
+        MonitorMode::ALL.into_iter().find(|m| m.name() == s)
+    }
 }
 
 #[derive(Default)]
@@ -430,6 +470,41 @@ impl Desk {
             }
         }
         Ok(())
+    }
+
+    /// A supervisor's listen / whisper / barge / stop on a connected call. Monitoring rings the
+    /// supervisor's registered SIP phone, so one must be registered.
+    pub fn monitor(
+        &self,
+        call_id: &str,
+        supervisor: &str,
+        mode: MonitorMode,
+    ) -> Result<(), String> {
+        if mode != MonitorMode::Stop && !self.has_phone(supervisor) {
+            return Err(format!(
+                "register a SIP phone as `{supervisor}` first: {} rings your phone",
+                mode.name()
+            ));
+        }
+        let control = self
+            .calls
+            .get(call_id)
+            .map(|c| (c.agent.clone(), c.tx.clone()));
+        let Some((agent, tx)) = control else {
+            return Err(format!("no call `{call_id}` is with an agent now"));
+        };
+        let connected = self
+            .agents
+            .get(&agent)
+            .is_some_and(|s| s.call.as_ref().is_some_and(|c| c.call_id == call_id));
+        if !connected {
+            return Err(format!("call `{call_id}` is not answered yet"));
+        }
+        tx.send(DeskCommand::Monitor {
+            supervisor: supervisor.to_string(),
+            mode,
+        })
+        .map_err(|_| "that call has just ended".to_string())
     }
 
     fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {

@@ -4,4 +4,4 @@
 mod hub;
 pub mod protocol;
 
-pub use hub::{Desk, DeskCommand};
+pub use hub::{Desk, DeskCommand, MonitorMode};

@@ -1,8 +1,8 @@
 //! Supervisor actions: force an agent's state or log them out, change a waiting caller's
 //! priority or move them to another queue. Each goes to the router and is audited as a
 //! `supervisor.action` event (its `audit` row is derived from the event when stored), done or
-//! refused. Listening to, whispering to and barging into calls is not wired to the media
-//! mixer yet and is refused with a clear message (still audited).
+//! refused. Listening to, whispering to and barging into a call go to the call through the
+//! agents' desk: the call rings the supervisor's phone and mixes them in (`call::monitor`).
 
 use super::Supervisor;
 use crate::acd::router::{AcdError, Input};
@@ -19,8 +19,6 @@ pub enum ActionError {
     Invalid(String),
     #[error("{0}")]
     Refused(String),
-    #[error("{0}")]
-    NotImplemented(String),
     #[error("routing is not running")]
     Unavailable,
 }
@@ -39,9 +37,6 @@ impl ActionError {
         }
     }
 }
-
-/// Listen, whisper or barge.
-pub const MONITOR_MODES: [&str; 3] = ["listen", "whisper", "barge"];
 
 impl Supervisor {
     /// Record the action (and count it) whatever its result.
@@ -188,15 +183,18 @@ impl Supervisor {
     }
 
     pub async fn monitor(&self, actor: &str, call: &str, mode: &str) -> Result<(), ActionError> {
-        let result = if MONITOR_MODES.contains(&mode) {
-            Err(ActionError::NotImplemented(format!(
-                "{mode} is not available yet: the media mixer's conferences are not wired to \
-                 agent calls and supervisors have no audio leg in this version"
-            )))
-        } else {
-            Err(ActionError::Invalid(format!(
-                "mode `{mode}` is not one of listen, whisper, barge"
-            )))
+        let result = match (crate::desk::MonitorMode::parse(mode), self.desk.get()) {
+            (None, _) => Err(ActionError::Invalid(format!(
+                "mode `{mode}` is not one of listen, whisper, barge, stop"
+            ))),
+            (Some(_), None) => Err(ActionError::Unavailable),
+            (Some(m), Some(desk)) => desk.monitor(call, actor, m).map_err(|e| {
+                if e.starts_with("no call") {
+                    ActionError::NotFound(e)
+                } else {
+                    ActionError::Refused(e)
+                }
+            }),
         };
         self.audit(
             actor,

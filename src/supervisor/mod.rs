@@ -45,6 +45,9 @@ pub struct Supervisor {
     pub queues: Vec<QueueInfo>,
     pub context: ReportContext,
     snapshots: watch::Sender<Arc<str>>,
+    /// The agents' desk, through which listen / whisper / barge reach a call (set once the
+    /// desk exists).
+    desk: std::sync::OnceLock<Arc<crate::desk::Desk>>,
 }
 
 impl Supervisor {
@@ -84,6 +87,11 @@ impl Supervisor {
         (cx, queues)
     }
 
+    /// Let monitoring reach calls through the agents' desk.
+    pub fn attach_desk(&self, desk: Arc<crate::desk::Desk>) {
+        let _ = self.desk.set(desk);
+    }
+
     /// Tap the event stream now, and start the wallboard task (which first rebuilds today from
     /// the store).
     pub fn start(
@@ -108,6 +116,7 @@ impl Supervisor {
             queues,
             context,
             snapshots: out.clone(),
+            desk: std::sync::OnceLock::new(),
         });
         let prom = prom::PromSink::new(
             metrics,

@@ -2,7 +2,7 @@
 //!
 //! - `POST /api/supervisor/agents/{agent}/state` {state, reason?} · `.../logout`
 //! - `POST /api/supervisor/calls/{call_id}/priority` {priority} · `.../move` {queue} ·
-//!   `.../monitor` {mode} (501 for now)
+//!   `.../monitor` {mode: listen|whisper|barge|stop} (rings the supervisor's registered phone)
 //! - `GET /api/supervisor/audit?limit=` — the latest audited actions
 //! - `GET /api/reports/{name}?from=&to=&interval=[&format=csv]` — the Report JSON or CSV
 //! - `GET /supervisor`, `GET /reports` — the pages (anonymous users are sent to the login page)
@@ -55,7 +55,6 @@ fn done(r: Result<(), ActionError>) -> Response {
                 ActionError::NotFound(_) => StatusCode::NOT_FOUND,
                 ActionError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ActionError::Refused(_) => StatusCode::CONFLICT,
-                ActionError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
                 ActionError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             };
             error(status, &e.to_string())

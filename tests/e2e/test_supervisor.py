@@ -3,6 +3,9 @@
 - Supervisor pages, the wallboard socket, actions and reports refuse agents (403) and anonymous
   users (login page / 401); a foreign Origin cannot open the socket.
 - Actions are applied by the router, shown on the board and audited (table + event).
+- A supervisor listens to, whispers on and barges into a live call between a PJSIP caller and a
+  PJSIP agent phone: their own PJSIP phone is rung, and who hears whom is checked by the tones
+  each of the three plays, found (or not) in the others' recordings.
 - Under a load of real SIP calls (the server's own load generator dialling a line that queues at
   once, two registered PJSIP desk phones answering), headless Chromium shows /supervisor; its
   DOM (waiting callers, agents by state, answered and abandoned today) is checked against the
@@ -22,7 +25,10 @@ from websockets.sync.client import connect
 from agent_socket import login
 from browser import AgentBrowser
 from conftest import BACKENDS, BIN, REPO
+from audio import tone_power
 from sipua import Account
+from test_ivr import plan_with_hours
+from test_routing import write_tone
 
 SUPPORT = "+442079460000"
 SHOTS = REPO / "docs" / "screenshots"
@@ -224,7 +230,7 @@ def test_supervisor_pages_sockets_and_actions_refuse_agents_and_anonymous(server
     status, body, _ = get(server, reads[0], sup_cookie)
     assert status == 200 and json.loads(body)["columns"] == ["interval", "received", "answered", "abandoned"]
     status, body, _ = post(server, "/api/supervisor/calls/c1/monitor", sup_cookie, {"mode": "barge"})
-    assert status == 501 and "not available yet" in json.loads(body)["error"], body
+    assert status == 409 and "register a SIP phone" in json.loads(body)["error"], body
     assert get(server, "/api/reports/nope?from=2025-01-01&to=2025-01-01", sup_cookie)[0] == 400
     assert get(server, "/api/reports/volume?from=2025-02-01&to=2025-01-01", sup_cookie)[0] == 400
     rows = server.wait_rows("SELECT actor, action, target, result FROM audit", 1)
@@ -505,3 +511,80 @@ def test_wallboard_under_sip_load_agrees_with_the_database(ua, floor, tmp_path):
         b.close()
         for p in phones:
             p.shutdown()
+
+
+def _hears(rec, freq):
+    """Share of the last 1.5 s of `rec` that is `freq` (a tone one of the parties plays)."""
+    return tone_power(rec, freq, last_seconds=1.5)
+
+
+def test_supervisor_listens_whispers_and_barges_on_a_live_call(ua, make_server, tmp_path):
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, True))
+    sup = login(s, "super1", "super1-pw")
+    tones = {}
+    for who, freq in (("caller", 600), ("agent", 1000), ("supervisor", 1800)):
+        tones[who] = tmp_path / f"{who}.wav"
+        write_tone(tones[who], freq, seconds=40)
+    phone = Account(ua, "sip:agent1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                    username="agent1", password="agent1-pw", auto_answer=180)
+    desk = Account(ua, "sip:super1@helpline.test", registrar=f"sip:{s.sip_uri_host}",
+                   username="super1", password="super1-pw", auto_answer=180)
+    ua.wait(lambda: 200 in phone.reg_codes and 200 in desk.reg_codes, what="phones registered")
+    rec = {w: str(tmp_path / f"{w}-heard.wav") for w in tones}
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=str(tones["caller"]), record=rec["caller"])
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")
+    ua.pump(1.0)
+    call.dtmf("3")
+    ua.wait(lambda: phone.incoming, timeout=25, what="the agent's phone rings")
+    agent_call = phone.incoming[-1]
+    agent_call.play(str(tones["agent"]))
+    agent_call.record(rec["agent"])
+    phone.answer(agent_call, 200)
+    ua.wait(lambda: agent_call.state == "CONFIRMED", what="agent answered")
+    ua.pump(2.0)
+    assert _hears(rec["caller"], 1000) > 0.3 and _hears(rec["agent"], 600) > 0.3, "caller and agent talk"
+
+    def monitor(mode):
+        status, body, _ = post(s, f"/api/supervisor/calls/{call.cid}/monitor", sup, {"mode": mode})
+        assert status == 200, (mode, status, body)
+
+    monitor("listen")
+    ua.wait(lambda: desk.incoming, what="the supervisor's phone rings")
+    sup_call = desk.incoming[-1]
+    sup_call.play(str(tones["supervisor"]))
+    sup_call.record(rec["supervisor"])
+    desk.answer(sup_call, 200)
+    ua.wait(lambda: sup_call.state == "CONFIRMED" and sup_call.media_active, what="supervisor answered")
+    ua.pump(2.5)
+    # Listening: the supervisor hears both sides; nobody hears the supervisor.
+    assert _hears(rec["supervisor"], 600) > 0.15 and _hears(rec["supervisor"], 1000) > 0.15
+    assert _hears(rec["caller"], 1800) < 0.02 and _hears(rec["agent"], 1800) < 0.02
+    assert _hears(rec["caller"], 1000) > 0.3, "the call goes on while monitored"
+
+    monitor("whisper")
+    ua.pump(2.5)
+    assert _hears(rec["agent"], 1800) > 0.15, "the agent hears the whisper"
+    assert _hears(rec["caller"], 1800) < 0.02, "the caller does not"
+
+    monitor("barge")
+    ua.pump(2.5)
+    assert _hears(rec["caller"], 1800) > 0.15 and _hears(rec["agent"], 1800) > 0.15, "barge: both hear"
+
+    monitor("stop")
+    ua.wait(lambda: sup_call.state == "DISCONNECTED", what="the supervisor's phone hung up")
+    ua.pump(2.5)
+    assert _hears(rec["caller"], 1800) < 0.02 and _hears(rec["caller"], 1000) > 0.3, "back to two"
+    call.hangup()
+    ua.wait(lambda: agent_call.state == "DISCONNECTED")
+    rows = s.wait_rows(f"SELECT action, result FROM audit WHERE target = '{call.cid}' ORDER BY at_ms", 4)
+    assert [r[0] for r in rows] == ["call_monitor"] * 4 and all(r[1] == "ok" for r in rows), rows
+    states = [json.loads(p)["state"] for (p,) in s.query(
+        f"SELECT payload FROM events WHERE call_id = '{call.cid}' AND kind = 'leg.state' "
+        "AND payload LIKE '%supervisor:super1%' ORDER BY seq")]
+    assert states[:2] == ["calling", "listen"] and "whisper" in states and "barge" in states, states
+    assert states[-1].startswith("ended"), states
+    phone.shutdown()
+    desk.shutdown()

@@ -144,7 +144,7 @@
       logout.textContent = 'Log out'; logout.classList.remove('confirm');
       act(`/api/supervisor/agents/${encodeURIComponent(id)}/logout`, {}, `${a.name || id} logged out.`);
     });
-    const mon = ['listen', 'whisper', 'barge'].map((mode) => {
+    const mon = ['listen', 'whisper', 'barge', 'stop'].map((mode) => {
       const b = el('button', { type: 'button', class: 'btn-sm', 'data-testid': mode, 'data-mode': mode, text: mode[0].toUpperCase() + mode.slice(1) });
       b.addEventListener('click', () => {
         const call = b.closest('tr').dataset.call;
