@@ -33,7 +33,7 @@ impl IvrCall {
     }
 
     /// The pop request for this call as it stands.
-    fn pop_request(&self) -> crate::crm::PopRequest {
+    pub(super) fn pop_request(&self) -> crate::crm::PopRequest {
         let q = self.queued.as_ref();
         let now = now_ms();
         crate::crm::PopRequest {
@@ -431,7 +431,7 @@ impl IvrCall {
         });
         self.interaction_saved = true;
         match self.desk().cloned() {
-            Some(desk) => desk.call_ended(&agent, by, interaction, true),
+            Some(desk) => desk.call_ended(&agent, by, interaction),
             None => self.save_interaction(interaction),
         }
     }
@@ -573,6 +573,7 @@ impl IvrCall {
         self.cues = Some(router.queue(crate::acd::router::QueuedCall {
             call: CallId::from(self.call_id.as_str()),
             queue,
+            language: self.facts.ivr.language.clone().filter(|l| !l.is_empty()),
             ticket: owner.map(|o| crate::acd::router::TicketInfo {
                 owner: Some(super::routing::agent_id(&o)),
                 ..Default::default()
