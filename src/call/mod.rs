@@ -5,12 +5,14 @@
 
 mod agent_leg;
 mod agent_side;
+mod announcement;
 mod bridge;
 mod facts;
 mod identity;
 mod ivr_call;
 mod media_map;
 mod ports;
+mod queue_side;
 pub mod routing;
 mod session;
 
@@ -435,6 +437,8 @@ impl CallManager {
             recording_until: None,
             held: false,
             cues: None,
+            joining: None,
+            announcing: None,
             agent: None,
             caller: caller_id,
             after_agent: false,
