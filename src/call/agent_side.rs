@@ -33,7 +33,7 @@ impl IvrCall {
     }
 
     /// The pop request for this call as it stands.
-    pub(super) fn pop_request(&self) -> crate::crm::PopRequest {
+    fn pop_request(&self) -> crate::crm::PopRequest {
         let q = self.queued.as_ref();
         let now = now_ms();
         crate::crm::PopRequest {

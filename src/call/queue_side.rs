@@ -6,7 +6,7 @@
 use super::ivr_call::IvrCall;
 use crate::acd::router::{QueuedCall, TicketInfo};
 use crate::acd::types::{AgentId, CallId};
-use crate::crm::model::Pop;
+use crate::crm::model::Ticket;
 use crate::events::Event;
 use crate::ivr::engine::QueueRequest;
 use tokio::sync::oneshot;
@@ -20,8 +20,8 @@ pub(super) struct Joining {
 
 impl IvrCall {
     /// Queue the call as the IVR asked: music has started; the router gets the call once the
-    /// CRM has said which ticket is the caller's (a ticket typed in the IVR, else their most
-    /// urgent open one), or at once without a CRM.
+    /// CRM has said which ticket is the caller's (`Crm::routing_ticket`: a ticket typed in the
+    /// IVR, else their most urgent open one), or at once without a CRM.
     pub(super) fn join_queue(&mut self, q: &QueueRequest) {
         let call = QueuedCall {
             call: CallId::from(self.call_id.as_str()),
@@ -38,11 +38,13 @@ impl IvrCall {
             self.cues = Some(router.queue(call));
             return;
         };
-        let req = self.pop_request();
+        let caller = self.caller.clone();
+        let typed = q.ticket.clone();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
-            let pop = crm.pop(&req).await;
-            let _ = tx.send(routing_ticket(&pop, req.ticket.as_deref(), req.now_ms));
+            let ticket = crm.routing_ticket(&caller, typed.as_deref()).await;
+            let now = crate::events::now_ms();
+            let _ = tx.send(ticket.map(|t| ticket_info(&t, now)));
         });
         self.joining = Some(Joining { call, ticket: rx });
     }
@@ -99,87 +101,53 @@ impl IvrCall {
     }
 }
 
-/// The ticket that routes the call: the one typed in the IVR if it is open, else the caller's
-/// most urgent open one (the pop lists them most urgent first). None when the CRM knows none.
-pub(super) fn routing_ticket(pop: &Pop, typed: Option<&str>, now_ms: i64) -> Option<TicketInfo> {
-    let open = || pop.tickets.iter().filter(|t| t.status.is_open());
-    let t = typed
-        .and_then(|n| open().find(|t| t.number == n))
-        .or_else(|| open().next())?;
-    Some(TicketInfo {
+/// What the router needs of the caller's ticket.
+pub(super) fn ticket_info(t: &Ticket, now_ms: i64) -> TicketInfo {
+    TicketInfo {
         owner: t.owner.as_deref().map(AgentId::from),
         priority: t.priority.level().clamp(0, 4) as u8,
         sla_breached: t.sla_due_ms.is_some_and(|due| due < now_ms),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::model::{Priority, Ticket, TicketStatus};
+    use crate::crm::model::{Priority, TicketStatus};
 
-    fn ticket(number: &str, owner: Option<&str>, p: Priority, status: TicketStatus) -> Ticket {
+    fn ticket(owner: Option<&str>, p: Priority, sla_due_ms: Option<i64>) -> Ticket {
         Ticket {
-            id: number.into(),
-            number: number.into(),
+            id: "t".into(),
+            number: "100".into(),
             contact_id: None,
             subject: String::new(),
             category: None,
-            status,
+            status: TicketStatus::Open,
             priority: p,
             tier: 1,
             owner: owner.map(str::to_string),
-            sla_due_ms: None,
+            sla_due_ms,
             created_ms: 0,
             updated_ms: 0,
         }
     }
 
-    fn pop(mut tickets: Vec<Ticket>) -> Pop {
-        crate::crm::pop::order_tickets(&mut tickets);
-        let mut p = crate::crm::pop::unavailable("+44", 0.0, Default::default());
-        p.tickets = tickets;
-        p
-    }
-
     #[test]
-    fn the_typed_ticket_routes_the_call_else_the_most_urgent_open_one() {
-        let p = pop(vec![
-            ticket("100", Some("bob"), Priority::Normal, TicketStatus::Open),
-            ticket("200", Some("alice"), Priority::Urgent, TicketStatus::Open),
-        ]);
-        let typed = routing_ticket(&p, Some("100"), 0).unwrap();
-        assert_eq!(typed.owner, Some(AgentId::from("bob")));
-        assert_eq!(typed.priority, 1);
-        let urgent = routing_ticket(&p, None, 0).unwrap();
-        assert_eq!(urgent.owner, Some(AgentId::from("alice")));
-        assert_eq!(urgent.priority, 3);
+    fn owner_priority_and_breached_sla_go_to_the_router() {
+        let t = ticket(Some("bob"), Priority::Urgent, Some(1_000));
         assert_eq!(
-            routing_ticket(&p, Some("999"), 0).unwrap().owner,
-            urgent.owner,
-            "an unknown typed number falls back to the caller's own tickets"
+            ticket_info(&t, 2_000),
+            TicketInfo {
+                owner: Some(AgentId::from("bob")),
+                priority: 3,
+                sla_breached: true,
+            }
         );
-    }
-
-    #[test]
-    fn closed_tickets_and_no_tickets_do_not_route() {
-        let p = pop(vec![ticket(
-            "100",
-            Some("bob"),
-            Priority::Urgent,
-            TicketStatus::Closed,
-        )]);
-        assert_eq!(routing_ticket(&p, Some("100"), 0), None);
-        assert_eq!(routing_ticket(&pop(vec![]), None, 0), None);
-    }
-
-    #[test]
-    fn a_breached_sla_is_reported() {
-        let mut t = ticket("100", None, Priority::Low, TicketStatus::Open);
-        t.sla_due_ms = Some(1_000);
-        let p = pop(vec![t]);
-        assert!(routing_ticket(&p, None, 2_000).unwrap().sla_breached);
-        assert!(!routing_ticket(&p, None, 500).unwrap().sla_breached);
-        assert_eq!(routing_ticket(&p, None, 0).unwrap().owner, None);
+        assert!(!ticket_info(&t, 500).sla_breached, "not due yet");
+        let plain = ticket_info(&ticket(None, Priority::Low, None), 2_000);
+        assert_eq!(
+            (plain.owner, plain.priority, plain.sla_breached),
+            (None, 0, false)
+        );
     }
 }

@@ -47,6 +47,7 @@ required = { hardware = 1 }
 [[queues]]
 name = "password"
 required = { accounts = 1 }
+overflow = { to = "network", after_s = 2 }
 
 [[queues]]
 name = "emergencies"
@@ -88,12 +89,27 @@ queue = "tier2"
 """
 
 
-def queue_server(make_server, tmp_path):
+# The UK line queues for "password" (accounts skill: agent1 only).
+PASSWORD_PLAN = """
+[plan]
+languages = ["en"]
+
+[[entry]]
+number = "+442079460000"
+start = "password"
+
+[nodes.password]
+kind = "enqueue"
+queue = "password"
+"""
+
+
+def queue_server(make_server, tmp_path, plan=PLAN, queues=QUEUES):
     d = tmp_path / "plan"
     d.mkdir()
-    (d / "queue.toml").write_text(PLAN)
+    (d / "queue.toml").write_text(plan)
     q = tmp_path / "queues.toml"
-    q.write_text(QUEUES)
+    q.write_text(queues)
     return make_server("sqlite", dialplans=d, queues=q)
 
 
@@ -257,3 +273,45 @@ def test_a_caller_with_an_open_ticket_goes_to_its_owner_first(ua, make_server, t
     ua.wait(lambda: agent1.incoming[-1].state == "DISCONNECTED")
     agent1.shutdown()
     agent2.shutdown()
+
+
+def test_an_overflowed_call_is_offered_and_connected_from_the_queue_it_overflowed_to(ua, make_server, tmp_path):
+    s = queue_server(make_server, tmp_path, plan=PASSWORD_PLAN)
+    agent = phone(ua, s, "agent2")                 # no accounts skill: only "network" calls
+    page = AgentSocket(s, login(s, "agent2", "agent2-pw"))
+    call = dial(ua, s, ADA, UK)
+    ua.wait(lambda: agent.incoming and agent.incoming[-1].state == "CONFIRMED", timeout=20,
+            what="agent2 gets the call once it overflowed to network")
+    queued_at, queued = event(s, call.cid, "call.queued")
+    moved_at, moved = event(s, call.cid, "call.overflowed")
+    assert queued["queue"] == "password"
+    assert (moved["from"], moved["to"], moved["reason"]) == ("password", "network", "waited-too-long"), moved
+    assert moved_at - queued_at >= 2000
+    assert event(s, call.cid, "call.offered")[1]["queue"] == "network"
+    assert event(s, call.cid, "call.connected")[1]["queue"] == "network"
+    assert page.wait("offer", pump=ua.pump)["queue"] == "network", "the agent's page names the new queue"
+    call.hangup()
+    ua.wait(lambda: agent.incoming[-1].state == "DISCONNECTED")
+    agent.shutdown()
+
+
+def test_a_call_a_supervisor_moves_is_offered_from_its_new_queue(ua, make_server, tmp_path):
+    no_overflow = QUEUES.replace('overflow = { to = "network", after_s = 2 }\n', "")
+    assert no_overflow != QUEUES
+    s = queue_server(make_server, tmp_path, plan=PASSWORD_PLAN, queues=no_overflow)
+    agent = phone(ua, s, "agent2")
+    call = dial(ua, s, ADA, UK)
+    assert not agent.incoming, "agent2 cannot take password calls"
+    sup = login(s, "super1", "super1-pw")
+    status, body, _ = s.http(f"/api/supervisor/calls/{call.cid}/move",
+                             data=json.dumps({"queue": "network"}).encode(),
+                             headers={"Content-Type": "application/json", "Cookie": sup}, method="POST")
+    assert status == 200, body
+    ua.wait(lambda: agent.incoming and agent.incoming[-1].state == "CONFIRMED", timeout=20,
+            what="agent2 gets the moved call")
+    assert event(s, call.cid, "call.moved")[1]["to"] == "network"
+    assert event(s, call.cid, "call.offered")[1]["queue"] == "network"
+    assert event(s, call.cid, "call.connected")[1]["queue"] == "network"
+    call.hangup()
+    ua.wait(lambda: agent.incoming[-1].state == "DISCONNECTED")
+    agent.shutdown()
