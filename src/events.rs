@@ -108,6 +108,17 @@ pub enum Event {
         to: String,
         by: String,
     },
+    /// The router moved a waiting caller to another queue (waited too long, no agents, full).
+    #[serde(rename = "call.overflowed")]
+    CallOverflowed {
+        from: String,
+        to: String,
+        reason: crate::acd::router::OverflowReason,
+    },
+    /// The waiting caller heard their place in the queue (1 = next) and expected wait
+    /// (None: no agent staffed, the caller was told it cannot be estimated).
+    #[serde(rename = "call.announced")]
+    CallAnnounced { position: u32, ewt_ms: Option<u64> },
     /// A supervisor acted (also kept in the `audit` table): who, what, on whom, and whether it
     /// was done (`result` = "ok" or why not).
     #[serde(rename = "supervisor.action")]
@@ -149,6 +160,8 @@ impl Event {
             Event::Registration { .. } => "sip.registration",
             Event::AgentState { .. } => "agent.state_changed",
             Event::CallMoved { .. } => "call.moved",
+            Event::CallOverflowed { .. } => "call.overflowed",
+            Event::CallAnnounced { .. } => "call.announced",
             Event::SupervisorAction { .. } => "supervisor.action",
         }
     }

@@ -259,6 +259,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         crm.clone(),
         router.clone(),
         Duration::from_secs(settings.crm.agent_grace_secs),
+        acd.config
+            .queues
+            .iter()
+            .filter(|q| q.disposition_required)
+            .map(|q| q.name.clone())
+            .collect(),
     );
     router.attach_desk(desk.clone());
     supervisor.attach_desk(desk.clone());

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod ewt;
 pub mod kpi;
+pub mod language;
 pub mod router;
 pub mod sim;
 pub mod types;

@@ -446,7 +446,7 @@ impl IvrCall {
         });
         self.interaction_saved = true;
         match self.desk().cloned() {
-            Some(desk) => desk.call_ended(&agent, by, interaction, true),
+            Some(desk) => desk.call_ended(&agent, by, interaction),
             None => self.save_interaction(interaction),
         }
     }
@@ -592,6 +592,7 @@ impl IvrCall {
         self.cues = Some(router.queue(crate::acd::router::QueuedCall {
             call: CallId::from(self.call_id.as_str()),
             queue,
+            language: self.facts.ivr.language.clone().filter(|l| !l.is_empty()),
             ticket: owner.map(|o| crate::acd::router::TicketInfo {
                 owner: Some(super::routing::agent_id(&o)),
                 ..Default::default()

@@ -6,8 +6,6 @@
 use super::media_map::{answer_offer, is_hold};
 use super::routing::Cue;
 use super::CallManager;
-use crate::acd::router::QueuedCall;
-use crate::acd::types::CallId;
 use crate::events::Event;
 use crate::ivr::crm::LookupResult;
 use crate::ivr::engine::{Action, Input, Now, PlayId, QueueRequest, Session as Ivr};
@@ -45,6 +43,10 @@ pub(super) struct IvrCall {
     pub held: bool,
     /// The router's cues for this call once it is queued.
     pub cues: Option<UnboundedReceiver<Cue>>,
+    /// Queued by the IVR, waiting for the CRM's ticket before joining the router's queue.
+    pub joining: Option<super::queue_side::Joining>,
+    /// The media play id of the position announcement being heard.
+    pub announcing: Option<u64>,
     /// The agent leg being rung or talking, if any.
     pub agent: Option<super::agent_leg::AgentLeg>,
     /// A supervisor listening, whispering or barging in.
@@ -107,6 +109,8 @@ impl IvrCall {
                     Some(MediaEvent::PromptFinished { play_id, .. }) => {
                         if let Some(id) = self.plays.remove(&play_id) {
                             self.step(Input::PromptFinished(id));
+                        } else if self.announcing == Some(play_id) {
+                            self.announcing = None;
                         }
                     }
                     Some(MediaEvent::RecordingFinished { path, .. }) => {
@@ -128,7 +132,12 @@ impl IvrCall {
                 cue = next(&mut self.cues) => match cue {
                     Some(Cue::Offer { agent, ring }) => self.offer(agent, ring).await,
                     Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
+                    Some(Cue::Announce { position, ewt_ms }) => self.announce(position, ewt_ms),
+                    Some(Cue::QueueChanged { queue }) => self.queue_changed(queue),
                     None => self.cues = None,
+                },
+                ticket = async { match self.joining.as_mut() { Some(j) => (&mut j.ticket).await.ok().flatten(), None => std::future::pending().await } } => {
+                    self.joined(ticket);
                 },
                 ev = async { match self.agent.as_mut() { Some(a) => a.next_event().await, None => std::future::pending().await } } => {
                     self.agent_event(ev);
@@ -232,17 +241,8 @@ impl IvrCall {
                 if let Some(music) = m.prompts.get("music", "hold") {
                     self.media.start_music(vec![music]);
                 }
-                if let Some(router) = m.ivr.as_ref().and_then(|p| p.router.as_ref()) {
-                    self.cues = Some(router.queue(QueuedCall {
-                        call: CallId::from(self.call_id.as_str()),
-                        queue: q.queue.clone(),
-                        skills: q.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-                        language: None,
-                        priority: i32::from(q.priority),
-                        ..Default::default()
-                    }));
-                }
-                self.queued = Some(q);
+                self.queued = Some(q.clone());
+                self.join_queue(&q);
             }
             Action::CallbackRequested(q) => {
                 self.facts.callback = true;

@@ -5,6 +5,7 @@
 
 mod agent_leg;
 mod agent_side;
+mod announcement;
 mod bridge;
 mod facts;
 mod identity;
@@ -12,6 +13,7 @@ mod ivr_call;
 mod media_map;
 mod monitor;
 mod ports;
+mod queue_side;
 pub mod routing;
 mod session;
 
@@ -436,6 +438,8 @@ impl CallManager {
             recording_until: None,
             held: false,
             cues: None,
+            joining: None,
+            announcing: None,
             agent: None,
             monitor: None,
             caller: caller_id,

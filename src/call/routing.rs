@@ -23,6 +23,10 @@ pub enum Cue {
     Offer { agent: String, ring: Duration },
     /// Stop ringing this agent (offer withdrawn, or the agent was taken away).
     StopRinging { agent: String },
+    /// Tell the caller their place (1 = next) and expected wait (None: unknown).
+    Announce { position: u32, ewt_ms: Option<u64> },
+    /// The call now waits in this queue (overflow, or a supervisor moved it).
+    QueueChanged { queue: String },
 }
 
 enum Msg {
@@ -138,7 +142,12 @@ pub fn spawn(
                     if let Input::CallEnded { call } | Input::CallAbandoned { call } = &input {
                         calls.remove(call);
                     }
+                    let moved = moved_call(&input);
                     let result = router.handle(now(), input);
+                    if let (Some((call, queue)), Ok(())) = (moved, &result) {
+                        // The router says nothing of a supervisor's move: tell the call.
+                        cue_call(&calls, &call, Cue::QueueChanged { queue });
+                    }
                     if let Err(e) = &result {
                         tracing::debug!(error = ?e, "router refused an input");
                     }
@@ -158,17 +167,27 @@ pub fn spawn(
     RouterHandle { tx }
 }
 
+/// The call and its new queue, if `input` is a supervisor's move.
+fn moved_call(input: &Input) -> Option<(CallId, String)> {
+    match input {
+        Input::MoveCall { call, queue } => Some((call.clone(), queue.clone())),
+        _ => None,
+    }
+}
+
+fn cue_call(calls: &HashMap<CallId, UnboundedSender<Cue>>, call: &CallId, cue: Cue) {
+    if let Some(tx) = calls.get(call) {
+        let _ = tx.send(cue);
+    }
+}
+
 fn dispatch(
     action: Action,
     calls: &HashMap<CallId, UnboundedSender<Cue>>,
     events: &StoreHandle,
     desk: Option<&Desk>,
 ) {
-    let cue = |call: &CallId, cue: Cue| {
-        if let Some(tx) = calls.get(call) {
-            let _ = tx.send(cue);
-        }
-    };
+    let cue = |call: &CallId, cue: Cue| cue_call(calls, call, cue);
     match action {
         Action::Offer {
             call,
@@ -210,6 +229,26 @@ fn dispatch(
                 call: call.map(|c| c.to_string()),
             };
             events.append(ev.record(None, at));
+        }
+        Action::Announce {
+            call,
+            position,
+            ewt_ms,
+        } => cue(&call, Cue::Announce { position, ewt_ms }),
+        Action::Overflow {
+            call,
+            from,
+            to,
+            reason,
+        } => {
+            tracing::info!(call_id = %call, %from, %to, ?reason, "overflow");
+            let ev = Event::CallOverflowed {
+                from,
+                to: to.clone(),
+                reason,
+            };
+            events.append(ev.record(Some(call.as_str()), now_ms()));
+            cue(&call, Cue::QueueChanged { queue: to });
         }
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }

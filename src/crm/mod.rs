@@ -19,6 +19,7 @@ pub mod import;
 pub mod model;
 pub mod outbox;
 pub mod pop;
+mod routing;
 #[cfg(test)]
 mod tests;
 

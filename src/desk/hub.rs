@@ -114,10 +114,19 @@ pub struct Desk {
     /// How long after the last socket closes an agent without a phone leaves routing.
     grace: Duration,
     has_phone: OnceLock<PhoneCheck>,
+    /// Queues whose calls need a disposition before the agent is ready again.
+    disposition_required: std::collections::HashSet<String>,
 }
 
 impl Desk {
-    pub fn new(crm: Crm, router: RouterHandle, grace: Duration) -> Arc<Desk> {
+    /// `disposition_required`: the queues (`disposition_required = true` in queues.toml) whose
+    /// wrap-up must record a disposition.
+    pub fn new(
+        crm: Crm,
+        router: RouterHandle,
+        grace: Duration,
+        disposition_required: std::collections::HashSet<String>,
+    ) -> Arc<Desk> {
         Arc::new(Desk {
             agents: DashMap::new(),
             calls: DashMap::new(),
@@ -127,6 +136,7 @@ impl Desk {
             router,
             grace,
             has_phone: OnceLock::new(),
+            disposition_required,
         })
     }
 
@@ -237,16 +247,15 @@ impl Desk {
         self.push(agent, msg);
     }
 
-    /// The agent's part of the call is over: the page moves to wrap-up, and `interaction` is
-    /// stored with the wrap-up (or without one, if the agent never sends it).
-    pub fn call_ended(
-        &self,
-        agent: &str,
-        by: &'static str,
-        interaction: Interaction,
-        required: bool,
-    ) {
+    /// The agent's part of the call is over: the page moves to wrap-up (a disposition required
+    /// when the call's queue says so), and `interaction` is stored with the wrap-up (or without
+    /// one, if the agent never sends it).
+    pub fn call_ended(&self, agent: &str, by: &'static str, interaction: Interaction) {
         let call_id = interaction.call_id.clone();
+        let required = interaction
+            .queue
+            .as_ref()
+            .is_some_and(|q| self.disposition_required.contains(q));
         let talk_secs = interaction.talk_ms as f64 / 1000.0;
         let view = {
             let mut slot = self.slot(agent);

@@ -217,7 +217,7 @@ impl Fold {
             }
             "ivr.step" => self.ivr_step(call_id, &p, at, out),
             "call.queued" => self.queued(call_id, &p, at, out),
-            "call.moved" => {
+            "call.moved" | "call.overflowed" => {
                 if let Some(to) = text(&p, "to") {
                     self.update_open(call_id, out, |s| s.queue = to);
                 }

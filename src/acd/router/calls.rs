@@ -31,13 +31,13 @@ impl Router {
                 min_level: *lvl,
             });
         }
-        if let Some(lang) = &qc.language {
-            let skill = *self
-                .skill_ids
-                .get(lang)
-                .ok_or_else(|| AcdError::UnknownSkill(lang.clone()))?;
+        // The IVR's language code (`es-MX`) or a skill name; a language no skill covers adds
+        // no requirement (the queue's own requirements still apply).
+        let lang = qc.language.as_deref();
+        let lang = lang.and_then(|l| crate::acd::language::skill_for(l, &self.cfg.skills));
+        if let Some(skill) = lang.and_then(|s| self.skill_ids.get(&s.name)) {
             own.push(SkillReq {
-                skill,
+                skill: *skill,
                 min_level: 1,
             });
         }

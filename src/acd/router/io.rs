@@ -22,7 +22,9 @@ pub struct QueuedCall {
     pub queue: String,
     /// Extra skills this caller needs (skill name, minimum level), on top of the queue's.
     pub skills: Vec<(String, u8)>,
-    /// Language skill the caller needs (level 1 = basic is enough unless `skills` says more).
+    /// Language the caller speaks: a language skill's name, or the IVR's language code (`en`,
+    /// `es-MX`) matched to a language skill (see `acd::language`). Level 1 = basic is enough
+    /// unless `skills` says more; a language no skill covers adds no requirement.
     pub language: Option<String>,
     /// Higher is served first; added to the queue's priority.
     pub priority: i32,

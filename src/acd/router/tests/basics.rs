@@ -112,6 +112,29 @@ fn language_is_a_skill() {
 }
 
 #[test]
+fn the_ivr_language_code_needs_the_language_skill_and_an_uncovered_one_nothing() {
+    let mut h = desk();
+    h.login("ann");
+    let acts = h.queue(QueuedCall {
+        language: Some("es-MX".into()),
+        ..call("c1", "helpdesk")
+    });
+    assert!(
+        offers(&acts).is_empty(),
+        "es-MX needs spanish; ann speaks none"
+    );
+    let acts = h.queue(QueuedCall {
+        language: Some("it".into()),
+        ..call("c2", "helpdesk")
+    });
+    assert_eq!(
+        one_offer(&acts),
+        ("c2".into(), "ann".into()),
+        "no skill covers italian: the caller is queued and served by the queue's rules"
+    );
+}
+
+#[test]
 fn explicit_membership_keeps_non_members_out() {
     let mut h = desk();
     h.login("bob");
