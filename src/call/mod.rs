@@ -7,14 +7,17 @@ mod agent_leg;
 mod agent_side;
 mod bridge;
 mod facts;
+mod hold;
 mod identity;
 mod ivr_call;
 mod media_map;
 mod ports;
+mod recording;
 pub mod routing;
 mod session;
 
 pub use identity::{caller_identity, dialled_number};
+pub use recording::CallRecording;
 
 use crate::config::Settings;
 use crate::events::{now_ms, Event};
@@ -42,6 +45,8 @@ pub struct IvrParts {
     pub desk: Option<Arc<crate::desk::Desk>>,
     /// WebRTC legs for agents who answer in the browser.
     pub webrtc: Option<Arc<crate::webrtc::WebRtcGateway>>,
+    /// Queues whose answered calls are recorded, and where.
+    pub recording: CallRecording,
 }
 
 /// Admits calls and owns the table of calls in progress.
@@ -383,6 +388,7 @@ impl CallManager {
         };
         let opts = crate::media::SessionOptions {
             label: call_id.clone(),
+            inband_dtmf: self.settings.sip.inband_dtmf_numbers.contains(&called),
             ..Default::default()
         };
         let (media, media_rx) = match parts.media.open(opts) {
@@ -433,7 +439,9 @@ impl CallManager {
             hung_up_by_us: None,
             queued: None,
             recording_until: None,
+            call_recordings: Vec::new(),
             held: false,
+            agent_held: false,
             cues: None,
             agent: None,
             caller: caller_id,
