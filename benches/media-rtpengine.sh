@@ -9,10 +9,12 @@
 # Environment (defaults in brackets):
 #   CALLS      "500 1000"     call counts to run
 #   SECONDS_   [20]           measured run length per case (warm-up included)
-#   MIXES      "relay full"   relay: every call PCMU both sides, nothing recorded (rtpengine's
-#                             relay-only comparison); full: half the calls transcode PCMU⇄PCMA
-#                             (rtpengine: `codec: { transcode: [PCMA] }`), and helpline records
-#                             a tenth (rtpengine records nothing: its recording daemon is separate)
+#   MIXES      "relay transcode full"
+#                             relay: every call PCMU both sides, nothing recorded;
+#                             transcode: half the calls PCMU⇄PCMA (rtpengine: offer with
+#                             `codec: { transcode: [PCMA] }`, callee answers PCMA), nothing recorded;
+#                             full: the target mix (half transcoding, a tenth recorded),
+#                             helpline only (rtpengine's recording is a separate daemon)
 #   THREADS    [2]            helpline's media workers = rtpengine's --num-threads
 #   NG_PORT    [22222]        rtpengine's listen-ng port (127.0.0.1)
 #   CHRT       [""]           e.g. "chrt -f 10" to run both relays and the generator real-time
@@ -23,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CALLS=${CALLS:-"500 1000"}
 SECONDS_=${SECONDS_:-20}
-MIXES=${MIXES:-"relay full"}
+MIXES=${MIXES:-"relay transcode full"}
 THREADS=${THREADS:-2}
 NG_PORT=${NG_PORT:-22222}
 CHRT=${CHRT:-}
@@ -92,12 +94,13 @@ SUMMARY=$OUT/media-rtpengine.txt
 start_rtpengine
 for mix in $MIXES; do
     case $mix in
-        relay) flags="--transcode 0 --record 0" ;;
-        full) flags="--transcode 1 --record 1" ;;
+        relay) flags="--transcode 0 --record 0"; relays="helpline rtpengine" ;;
+        transcode) flags="--transcode 1 --record 0"; relays="helpline rtpengine" ;;
+        full) flags="--transcode 1 --record 1"; relays="helpline" ;;
         *) echo "unknown mix $mix" >&2; exit 2 ;;
     esac
     for n in $CALLS; do
-        for relay in helpline rtpengine; do
+        for relay in $relays; do
             if [ "$relay" = helpline ]; then
                 target="--workers $THREADS"
             else
@@ -107,7 +110,7 @@ for mix in $MIXES; do
             # shellcheck disable=SC2086
             $CHRT "$BENCH" --calls "$n" --seconds "$SECONDS_" $flags $target 2>&1 \
                 | tee "$OUT/media-$relay-$mix-$n.log" \
-                | grep -E "frame loss|inter-arrival|^CPU|user/system|load average" | tee -a "$SUMMARY"
+                | grep -E "frame loss|delivered|inter-arrival|^CPU|user/system|load average" | tee -a "$SUMMARY"
         done
     done
 done
