@@ -87,6 +87,13 @@ pub enum Event {
     /// The post-call survey score (1–5).
     #[serde(rename = "call.survey")]
     Survey { score: u8, ticket: Option<String> },
+    /// The call is being recorded (its queue has `record = true`) to this file.
+    #[serde(rename = "call.recording")]
+    CallRecording {
+        path: String,
+        queue: String,
+        agent: String,
+    },
     /// A voicemail-style message was recorded.
     #[serde(rename = "call.voicemail")]
     Voicemail {
@@ -156,6 +163,7 @@ impl Event {
             Event::CallAbandoned { .. } => "call.abandoned",
             Event::CallbackRequested { .. } => "call.callback_requested",
             Event::Survey { .. } => "call.survey",
+            Event::CallRecording { .. } => "call.recording",
             Event::Voicemail { .. } => "call.voicemail",
             Event::Registration { .. } => "sip.registration",
             Event::AgentState { .. } => "agent.state_changed",

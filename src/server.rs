@@ -143,6 +143,16 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
         router: None,
         desk: None,
         webrtc: webrtc_gateway(settings, advertised),
+        recording: crate::call::CallRecording {
+            dir: settings.media.recordings_dir.clone(),
+            queues: acd
+                .config
+                .queues
+                .iter()
+                .filter(|q| q.record)
+                .map(|q| q.name.clone())
+                .collect(),
+        },
     })
 }
 

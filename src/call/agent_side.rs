@@ -305,6 +305,19 @@ impl IvrCall {
                 }
                 self.agent_answered(leg, label, 200);
             }
+            Ok(LegEvent::ReInvite { sdp }) => self.agent_reinvite(sdp),
+            Ok(LegEvent::Request { tx, request }) => {
+                if let AgentPath::Phone { leg, .. } = &a.path {
+                    let shard = leg.shard;
+                    self.command_on(
+                        shard,
+                        crate::sip::endpoint::Command::Respond(
+                            tx,
+                            super::in_dialog_response(&request),
+                        ),
+                    );
+                }
+            }
             Ok(LegEvent::Failed { status, .. }) => {
                 self.offer_failed("no-answer");
                 self.record(Event::LegState {
@@ -382,6 +395,10 @@ impl IvrCall {
         self.media.stop_music();
         self.media.stop_playback();
         self.media.bridge(&a.media);
+        self.start_call_recording(&agent_name);
+        if self.held {
+            self.apply_phone_hold();
+        }
         self.tell_router(RouterInput::OfferAnswered {
             call,
             agent: super::routing::agent_id(&agent_name),
@@ -433,6 +450,10 @@ impl IvrCall {
         self.end_monitor("agent_part_ended");
         let Some(a) = self.agent.take() else { return };
         self.media.unbridge();
+        self.stop_call_recording();
+        if std::mem::take(&mut self.agent_held) && !self.held {
+            self.media.set_hold(false);
+        }
         let agent = a.id.clone();
         a.close(self.manager.endpoint.get());
         let now = now_ms();

@@ -40,7 +40,12 @@ pub(super) struct IvrCall {
     pub hung_up_by_us: Option<&'static str>,
     pub queued: Option<QueueRequest>,
     pub recording_until: Option<tokio::time::Instant>,
+    /// Files of this call's recordings (queues with `record = true`), one per answer.
+    pub call_recordings: Vec<std::path::PathBuf>,
+    /// The caller's phone holds the call (re-INVITE).
     pub held: bool,
+    /// The agent's desk phone holds the call (re-INVITE).
+    pub agent_held: bool,
     /// The router's cues for this call once it is queued.
     pub cues: Option<UnboundedReceiver<Cue>>,
     /// Queued by the IVR, waiting for the CRM's ticket before joining the router's queue.
@@ -113,7 +118,10 @@ impl IvrCall {
                             self.announcing = None;
                         }
                     }
-                    Some(MediaEvent::RecordingFinished { path, .. }) => {
+                    Some(MediaEvent::RecordingFinished { path, error, .. }) => {
+                        if self.call_recording_finished(&path, error.as_deref()) {
+                            continue;
+                        }
                         self.recording_until = None;
                         self.facts.recording = Some(path.display().to_string());
                         self.record(Event::Voicemail { path: path.display().to_string(), ticket: None });
@@ -314,12 +322,8 @@ impl IvrCall {
             Some((answer, neg)) => {
                 let held = is_hold(&neg);
                 self.media.set_remote(neg);
-                if held != self.held {
-                    self.held = held;
-                    self.facts.hold(held, crate::events::now_ms());
-                    self.record(Event::CallHold { held });
-                }
                 self.command(Command::AnswerReinvite(leg.leg, answer.into()));
+                self.phone_hold(super::hold::Holder::Caller, held);
             }
             None => self.command(Command::RejectReinvite(leg.leg, 488)),
         }
@@ -333,8 +337,13 @@ impl IvrCall {
     }
 
     fn command(&self, cmd: Command) {
+        self.command_on(self.leg.shard, cmd);
+    }
+
+    /// A command for a leg on `shard` (the caller's, or the agent phone's).
+    pub(super) fn command_on(&self, shard: usize, cmd: Command) {
         if let Some(ep) = self.manager.endpoint.get() {
-            ep.command(self.leg.shard, cmd);
+            ep.command(shard, cmd);
         }
     }
 
@@ -344,7 +353,7 @@ impl IvrCall {
 }
 
 /// A Call-ID made safe for a file name.
-fn sanitize(s: &str) -> String {
+pub(super) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {

@@ -8,16 +8,19 @@ mod agent_side;
 mod announcement;
 mod bridge;
 mod facts;
+mod hold;
 mod identity;
 mod ivr_call;
 mod media_map;
 mod monitor;
 mod ports;
 mod queue_side;
+mod recording;
 pub mod routing;
 mod session;
 
 pub use identity::{caller_identity, dialled_number};
+pub use recording::CallRecording;
 
 use crate::config::Settings;
 use crate::events::{now_ms, Event};
@@ -45,6 +48,8 @@ pub struct IvrParts {
     pub desk: Option<Arc<crate::desk::Desk>>,
     /// WebRTC legs for agents who answer in the browser.
     pub webrtc: Option<Arc<crate::webrtc::WebRtcGateway>>,
+    /// Queues whose answered calls are recorded, and where.
+    pub recording: CallRecording,
 }
 
 /// Admits calls and owns the table of calls in progress.
@@ -386,6 +391,7 @@ impl CallManager {
         };
         let opts = crate::media::SessionOptions {
             label: call_id.clone(),
+            inband_dtmf: self.settings.sip.inband_dtmf_numbers.contains(&called),
             ..Default::default()
         };
         let (media, media_rx) = match parts.media.open(opts) {
@@ -436,7 +442,9 @@ impl CallManager {
             hung_up_by_us: None,
             queued: None,
             recording_until: None,
+            call_recordings: Vec::new(),
             held: false,
+            agent_held: false,
             cues: None,
             joining: None,
             announcing: None,

@@ -86,6 +86,9 @@ pub struct SipSettings {
     pub advertised_host: String,
     /// E.164 numbers this server answers (normalised).
     pub support_numbers: Vec<String>,
+    /// Support numbers whose callers' digits are also listened for as tones in the audio
+    /// (Goertzel), for gateways that do not send RFC 4733 events. A subset of `support_numbers`.
+    pub inband_dtmf_numbers: Vec<String>,
     /// ISO region used to normalise national numbers ("GB": 020… → +4420…).
     pub default_region: String,
     /// Peers whose P-Asserted-Identity is believed.
@@ -179,6 +182,9 @@ pub struct MediaSettings {
     pub webrtc_port_max: u16,
     /// Local address the WebRTC sockets bind to (default: the advertised media address).
     pub webrtc_bind: Option<std::net::IpAddr>,
+    /// Where call recordings (queues with `record = true`) are written, one WAV per answered
+    /// call: `<dir>/<yyyy-mm-dd>/<call id>-<n>.wav`.
+    pub recordings_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +285,7 @@ pub(crate) struct RawSip {
     pub realm: Option<String>,
     pub advertised_host: Option<String>,
     pub support_numbers: Vec<Spanned<String>>,
+    pub inband_dtmf_numbers: Vec<Spanned<String>>,
     pub default_region: Spanned<String>,
     pub trusted_trunks: Vec<Spanned<String>>,
     pub max_calls: usize,
@@ -320,6 +327,7 @@ impl Default for RawSip {
             realm: None,
             advertised_host: None,
             support_numbers: Vec::new(),
+            inband_dtmf_numbers: Vec::new(),
             default_region: Spanned::new(0..0, "GB".into()),
             trusted_trunks: Vec::new(),
             max_calls: 20_000,
@@ -412,6 +420,7 @@ pub(crate) struct RawMedia {
     pub media_timeout_secs: u64,
     pub webrtc_ports: Spanned<[u16; 2]>,
     pub webrtc_bind: Option<Spanned<String>>,
+    pub recordings_dir: String,
 }
 
 impl Default for RawMedia {
@@ -422,6 +431,7 @@ impl Default for RawMedia {
             media_timeout_secs: 60,
             webrtc_ports: Spanned::new(0..0, [18000, 18999]),
             webrtc_bind: None,
+            recordings_dir: "data/recordings".into(),
         }
     }
 }

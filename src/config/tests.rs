@@ -26,6 +26,25 @@ fn bad_values_point_at_their_line() {
 }
 
 #[test]
+fn inband_dtmf_numbers_must_be_support_numbers() {
+    let ok =
+        "[sip]\nsupport_numbers = [\"+442079460000\"]\ninband_dtmf_numbers = [\"020 7946 0000\"]\n";
+    let s = parse(Path::new("c.toml"), ok).expect("a support number in national form");
+    assert_eq!(s.sip.inband_dtmf_numbers, vec!["+442079460000".to_string()]);
+    let bad =
+        "[sip]\nsupport_numbers = [\"+442079460000\"]\ninband_dtmf_numbers = [\"+18005550100\"]\n";
+    let errs = parse(Path::new("c.toml"), bad).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].to_string().starts_with(
+            "c.toml:3:24: in-band DTMF number `+18005550100` is not one of support_numbers"
+        ),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
 fn unknown_keys_are_refused_with_position() {
     let errs = parse(Path::new("c.toml"), "[sip]\nudpp = \"x\"\n").unwrap_err();
     assert_eq!((errs[0].line, errs[0].column), (2, 1));

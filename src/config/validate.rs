@@ -143,6 +143,20 @@ pub(super) fn settings(
             ),
         }
     }
+    let mut inband_dtmf_numbers = Vec::new();
+    for n in &sip.inband_dtmf_numbers {
+        match phone::normalise(n.get_ref(), &region) {
+            Some(e164) if support_numbers.contains(&e164) => inband_dtmf_numbers.push(e164),
+            Some(e164) => c.err(
+                n,
+                format!("in-band DTMF number `{e164}` is not one of support_numbers; list it there too"),
+            ),
+            None => c.err(
+                n,
+                format!("in-band DTMF number `{}` is not a phone number; write it in E.164, e.g. \"+442079460000\"", n.get_ref()),
+            ),
+        }
+    }
     let mut trusted_trunks = Vec::new();
     for t in &sip.trusted_trunks {
         match IpNet::parse(t.get_ref()) {
@@ -313,6 +327,7 @@ pub(super) fn settings(
             domain: sip.domain,
             realm,
             support_numbers,
+            inband_dtmf_numbers,
             default_region: region,
             trusted_trunks,
             max_calls: sip.max_calls,
@@ -348,6 +363,7 @@ pub(super) fn settings(
             webrtc_port_min: wlo,
             webrtc_port_max: whi,
             webrtc_bind,
+            recordings_dir: PathBuf::from(media.recordings_dir),
         },
         paths: PathSettings {
             dialplans: PathBuf::from(paths.dialplans),

@@ -50,3 +50,31 @@ def tone_power(recording, freq, last_seconds=None):
     f = np.fft.rfftfreq(len(x), 1 / r)
     band = (f > freq - 20) & (f < freq + 20)
     return float(spec[band].sum() / max(spec.sum(), 1e-9))
+
+
+def read_channels(path):
+    """All channels of a WAV (a server recording may be stereo), as a (frames, channels) array,
+    and the rate; a file still open (sizes not written yet) is read up to its end."""
+    raw = open(path, "rb").read()
+    fmt = raw.find(b"fmt ")
+    channels, rate = struct.unpack_from("<HI", raw, fmt + 10)
+    data = raw.find(b"data")
+    body = raw[data + 8:]
+    size = struct.unpack_from("<I", raw, data + 4)[0]
+    if 0 < size <= len(body):
+        body = body[:size]
+    frame = 2 * channels
+    x = np.frombuffer(body[: len(body) // frame * frame], dtype="<i2").astype(np.float64)
+    return x.reshape(-1, channels), rate
+
+
+def tone_level(x, rate, freq):
+    """RMS amplitude (in 16-bit sample units) of the signal within ±20 Hz of `freq`: a full
+    tone of amplitude A gives about A/√2, silence about 0, whatever else is in the signal."""
+    if len(x) == 0:
+        return 0.0
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    spec[(f < freq - 20) | (f > freq + 20)] = 0
+    return float(np.sqrt(np.mean(np.fft.irfft(spec, len(x)) ** 2)))
+

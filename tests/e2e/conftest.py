@@ -41,7 +41,7 @@ class Server:
     """A running helpline process with its own config, database and log."""
 
     def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra="",
-                 dialplans=None, extra="", queues=None):
+                 dialplans=None, extra="", queues=None, media_extra=""):
         """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
         `database_extra`: more `key = value` lines for the `[database]` section."""
         self.tmp = pathlib.Path(tmp)
@@ -81,6 +81,7 @@ spill_dir = "{self.tmp}/spill"
 {database_extra}
 [media]
 rtp_ports = [{rtp}, {rtp + 399}]
+{media_extra}
 [paths]
 dialplans = "{dialplans or REPO / 'dialplans'}"
 prompts = "{REPO}/dialplans/prompts"
@@ -193,10 +194,13 @@ def make_server(tmp_path):
     """Start extra servers with custom [sip] settings: make_server(backend, sip_extra)."""
     started = []
 
-    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra="", queues=None):
+    def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra="", queues=None,
+             media_extra=""):
+        """`media_extra`: more `key = value` lines for the `[media]` section."""
         d = tmp_path / (subdir or f"s{len(started)}")
         d.mkdir(exist_ok=True)
-        s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra, queues=queues).start()
+        s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra, queues=queues,
+                   media_extra=media_extra).start()
         started.append(s)
         return s
     yield make

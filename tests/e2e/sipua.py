@@ -115,11 +115,14 @@ class Call(pj.Call):
                 if self.pending_record and self.recorder is None:
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(self.pending_record)
+                if self.recorder is not None:
+                    # Again after a re-INVITE (hold/unhold): the stream may have a new port.
                     media.startTransmit(self.recorder)
                 if self.pending_play and self.player is None:
                     path, loop = self.pending_play
                     self.player = pj.AudioMediaPlayer()
                     self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+                if self.player is not None:
                     self.player.startTransmit(media)
 
     def onDtmfDigit(self, prm):
@@ -150,6 +153,19 @@ class Call(pj.Call):
         if self.recorder is not None:
             del self.recorder
             self.recorder = None
+
+    def record_now(self, wav):
+        """Close any recording and record what the far end sends from now on into `wav`."""
+        self.stop_recording()
+        self.pending_record = wav
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO:
+                self.recorder = pj.AudioMediaRecorder()
+                self.recorder.createRecorder(wav)
+                self.getAudioMedia(i).startTransmit(self.recorder)
+                return
+        raise AssertionError("no audio stream to record")
 
     def dtmf(self, digits):
         prm = pj.CallSendDtmfParam()

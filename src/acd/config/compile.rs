@@ -436,6 +436,7 @@ fn compile_queue(q: &RawQueue, src: &Src, lk: &Lookup, d: &mut Diags) -> QueueDe
     def.sl_threshold_ms = q.sl_threshold_s.map_or(def.sl_threshold_ms, |s| s * 1000);
     def.wrap_up_ms = q.wrap_up_s.map_or(0, |s| s * 1000);
     def.disposition_required = q.disposition_required.unwrap_or(false);
+    def.record = q.record.unwrap_or(false);
     if let Some(r) = &q.rona_s {
         if *r.get_ref() == 0 {
             d.err(

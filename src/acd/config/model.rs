@@ -79,6 +79,8 @@ pub struct QueueDef {
     /// At most this many phones ring at once in ring-all.
     pub ring_all_max: usize,
     pub callback: CallbackDef,
+    /// Answered calls of this queue are recorded (caller left, agent right).
+    pub record: bool,
 }
 
 impl QueueDef {
@@ -104,6 +106,7 @@ impl QueueDef {
             expected_aht_ms: 300_000,
             ring_all_max: 20,
             callback: CallbackDef::default(),
+            record: false,
         }
     }
 }

@@ -31,6 +31,7 @@
 //! ticket_owner_first_s = 60
 //! expected_aht_s = 300
 //! callback = { max_attempts = 3, retry_after_s = 300, dial_timeout_s = 45, offer_when_ewt_over_s = 240 }
+//! record = true                   # record answered calls (stereo WAV under [media] recordings_dir)
 //! ```
 //! `config/agents.toml`:
 //! ```toml
@@ -93,6 +94,7 @@ pub struct RawQueue {
     pub expected_aht_s: Option<Spanned<u64>>,
     pub ring_all_max: Option<Spanned<u64>>,
     pub callback: Option<RawCallback>,
+    pub record: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Clone)]

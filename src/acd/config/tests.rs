@@ -48,6 +48,18 @@ fn sample_files_load_cleanly() {
         tier2.max_size,
         Some((30, crate::acd::types::Outcome::Callback))
     );
+    let recorded: Vec<&str> = loaded
+        .config
+        .queues
+        .iter()
+        .filter(|q| q.record)
+        .map(|q| q.name.as_str())
+        .collect();
+    assert_eq!(
+        recorded,
+        ["emergencies"],
+        "recording is off unless a queue asks"
+    );
 }
 
 #[test]

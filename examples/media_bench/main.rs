@@ -6,6 +6,14 @@
 //!                                                 [--gen-threads 2] [--port-base 10000]
 //!                                                 [--rt PRIO]   (SCHED_FIFO for the engine workers)
 //!                                                 [--supervised K] [--colocate 1|0]
+//!                                                 [--transcode 1|0] [--record 1|0]
+//!                                                 [--rtpengine HOST:PORT --rtpengine-pid PID]
+//!
+//! `--transcode 0` makes every call µ-law both ways (relay only); `--record 0` records none.
+//!
+//! `--rtpengine` drives rtpengine instead of our engine with the same load: per call an ng
+//! `offer` and `answer` (module `ng`), then the same phones send and receive RTP through it; its
+//! CPU comes from /proc/PID/stat. `benches/media-rtpengine.sh` starts one and runs both.
 //!
 //! `--colocate 1` (default) opens each agent leg with `open_near(caller)`, so both legs of a
 //! call share a worker; `0` spreads legs over workers independently.
@@ -24,6 +32,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod ng;
+mod rtpengine;
+
 use helpline::media::rtp::{looks_like_rtcp, RtpHeader, RtpPacket};
 use helpline::media::{
     Codec, Conference, EngineConfig, MediaEngine, NegotiatedMedia, RecordingMode, Role,
@@ -40,6 +51,10 @@ struct Args {
     rt: Option<i32>,
     supervised: usize,
     colocate: bool,
+    transcode: bool,
+    record: bool,
+    rtpengine: Option<SocketAddr>,
+    rtpengine_pid: Option<u32>,
 }
 
 fn args() -> Args {
@@ -53,6 +68,10 @@ fn args() -> Args {
         rt: None,
         supervised: 0,
         colocate: true,
+        transcode: true,
+        record: true,
+        rtpengine: None,
+        rtpengine_pid: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
@@ -67,6 +86,16 @@ fn args() -> Args {
             "--rt" => a.rt = Some(val as i32),
             "--supervised" => a.supervised = val as usize,
             "--colocate" => a.colocate = val != 0,
+            "--transcode" => a.transcode = val != 0,
+            "--record" => a.record = val != 0,
+            "--rtpengine" => {
+                a.rtpengine = pair.get(1).and_then(|s| s.parse().ok());
+                if a.rtpengine.is_none() {
+                    eprintln!("--rtpengine wants HOST:PORT (its listen-ng address)");
+                    std::process::exit(2);
+                }
+            }
+            "--rtpengine-pid" => a.rtpengine_pid = Some(val as u32),
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -157,6 +186,25 @@ impl RxCheck {
     }
 }
 
+impl Phone {
+    /// A phone on `sock` sending `codec` (a 1 kHz tone) to `to`, read by the generator.
+    fn new(sock: UdpSocket, to: SocketAddr, codec: Codec, first_seq: u16, ssrc: u32) -> Phone {
+        sock.set_nonblocking(true).expect("non-blocking socket");
+        Phone {
+            sock,
+            to,
+            pt: codec.static_payload_type(),
+            payload: tone(codec, 1000.0),
+            seq: first_seq,
+            ssrc,
+            sent: 0,
+            poll: true,
+            rx: RxCheck::default(),
+            probe: None,
+        }
+    }
+}
+
 fn tone(codec: Codec, freq: f32) -> Vec<u8> {
     let pcm: Vec<i16> = (0..160)
         .map(|i| (6000.0 * (2.0 * std::f32::consts::PI * freq * i as f32 / 8000.0).sin()) as i16)
@@ -164,6 +212,19 @@ fn tone(codec: Codec, freq: f32) -> Vec<u8> {
     let mut out = Vec::new();
     codec.encode(&pcm, &mut out);
     out
+}
+
+/// (user, system) CPU seconds from a /proc `stat` file (a process or one of its threads).
+fn stat_split(path: &str) -> (f64, f64) {
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return (0.0, 0.0);
+    };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let u: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let s: f64 = f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    (u / ticks_per_sec, s / ticks_per_sec)
 }
 
 /// CPU seconds (utime + stime) of threads whose name starts with `prefix` ("" = process).
@@ -174,32 +235,38 @@ fn cpu_seconds(prefix: &str) -> f64 {
 
 /// (user, system) CPU seconds of threads whose name starts with `prefix` ("" = process).
 fn cpu_split(prefix: &str) -> (f64, f64) {
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let parse = |stat: &str| -> (f64, f64) {
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let u: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        let s: f64 = f.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        (u / ticks_per_sec, s / ticks_per_sec)
-    };
     if prefix.is_empty() {
-        return std::fs::read_to_string("/proc/self/stat")
-            .map(|s| parse(&s))
-            .unwrap_or_default();
+        return stat_split("/proc/self/stat");
     }
     let mut total = (0.0, 0.0);
     if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
         for t in dir.flatten() {
             let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
             if comm.trim().starts_with(prefix) {
-                let (u, s) = std::fs::read_to_string(t.path().join("stat"))
-                    .map(|s| parse(&s))
-                    .unwrap_or_default();
+                let (u, s) = stat_split(&t.path().join("stat").to_string_lossy());
                 total = (total.0 + u, total.1 + s);
             }
         }
     }
     total
+}
+
+/// CPU (user, system) of the relay: our engine's worker threads, or the rtpengine process.
+fn relay_split(a: &Args) -> (f64, f64) {
+    match (a.rtpengine, a.rtpengine_pid) {
+        (Some(_), Some(pid)) => stat_split(&format!("/proc/{pid}/stat")),
+        (Some(_), None) => (f64::NAN, f64::NAN),
+        (None, _) => cpu_split("media-worker"),
+    }
+}
+
+fn relay_cpu(a: &Args) -> f64 {
+    let (u, s) = relay_split(a);
+    u + s
+}
+
+fn snapshot(engine: Option<&MediaEngine>) -> helpline::media::MediaStatsSnapshot {
+    engine.map(|e| e.stats().snapshot()).unwrap_or_default()
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -265,97 +332,116 @@ fn run_generator(mut phones: Vec<Phone>, stop: Arc<AtomicBool>, warm: Instant) -
 fn main() {
     let a = args();
     let n = a.calls;
-    let engine = MediaEngine::start(EngineConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: a.port_base,
-        port_max: a.port_base.saturating_add((n * 4 + 400).min(20_000) as u16),
-        workers: a.workers,
-        media_timeout: Duration::from_secs(3600),
-        worker_rt_priority: a.rt,
-        ..EngineConfig::default()
-    })
-    .expect("engine");
+    let engine = a.rtpengine.is_none().then(|| {
+        MediaEngine::start(EngineConfig {
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            port_min: a.port_base,
+            port_max: a.port_base.saturating_add((n * 4 + 400).min(20_000) as u16),
+            workers: a.workers,
+            media_timeout: Duration::from_secs(3600),
+            worker_rt_priority: a.rt,
+            ..EngineConfig::default()
+        })
+        .expect("engine")
+    });
     let rec_dir = std::env::temp_dir().join(format!("media-bench-{}", std::process::id()));
     let mut sessions = Vec::new();
     let mut phones = Vec::new();
     let mut sampled = Vec::new();
     let mut supervisors = Vec::new();
-    for i in 0..n {
-        let transcode = i % 2 == 0;
-        let (ca, cb) = (
-            Codec::Pcmu,
-            if transcode { Codec::Pcma } else { Codec::Pcmu },
-        );
-        let sa = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
-        let sb = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
-        let open =
-            |sock: &UdpSocket, codec: Codec, near: Option<&helpline::media::MediaSession>| {
-                let opts = SessionOptions {
-                    label: format!("bench-{i}"),
-                    media: Some(NegotiatedMedia::new(sock.local_addr().unwrap(), codec)),
-                    event_capacity: 8,
-                    ..SessionOptions::default()
-                };
-                match near {
-                    Some(peer) if a.colocate => engine.open_near(peer, opts),
-                    _ => engine.open(opts),
+    let mut relayed = None;
+    match (&engine, a.rtpengine) {
+        (_, Some(addr)) => {
+            let (p, calls) = rtpengine::setup(&a, addr)
+                .unwrap_or_else(|e| panic!("setting up calls on rtpengine at {addr}: {e}"));
+            phones = p;
+            relayed = Some(calls);
+        }
+        (None, None) => unreachable!("no engine"),
+        (Some(engine), None) => {
+            for i in 0..n {
+                let transcode = a.transcode && i % 2 == 0;
+                let (ca, cb) = (
+                    Codec::Pcmu,
+                    if transcode { Codec::Pcma } else { Codec::Pcmu },
+                );
+                let sa = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
+                let sb = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
+                let open =
+                    |sock: &UdpSocket,
+                     codec: Codec,
+                     near: Option<&helpline::media::MediaSession>| {
+                        let opts = SessionOptions {
+                            label: format!("bench-{i}"),
+                            media: Some(NegotiatedMedia::new(sock.local_addr().unwrap(), codec)),
+                            event_capacity: 8,
+                            ..SessionOptions::default()
+                        };
+                        match near {
+                            Some(peer) if a.colocate => engine.open_near(peer, opts),
+                            _ => engine.open(opts),
+                        }
+                        .expect("open session (raise ulimit -n or the port range?)")
+                    };
+                let (a_sess, a_ev) = open(&sa, ca, None);
+                let (b_sess, b_ev) = open(&sb, cb, Some(&a_sess));
+                a_sess.bridge(&b_sess);
+                if a.record && i % 10 == 0 {
+                    a_sess.start_recording(
+                        rec_dir.join(format!("call-{i}.wav")),
+                        RecordingMode::Stereo,
+                    );
                 }
-                .expect("open session (raise ulimit -n or the port range?)")
-            };
-        let (a_sess, a_ev) = open(&sa, ca, None);
-        let (b_sess, b_ev) = open(&sb, cb, Some(&a_sess));
-        a_sess.bridge(&b_sess);
-        if i % 10 == 0 {
-            a_sess.start_recording(rec_dir.join(format!("call-{i}.wav")), RecordingMode::Stereo);
-        }
-        let supervised = i + a.supervised >= n;
-        let mut legs = vec![
-            (sa, &a_sess, ca, 1000.0, Role::Participant),
-            (sb, &b_sess, cb, 1000.0, Role::Participant),
-        ];
-        let sup = supervised.then(|| {
-            let ss = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
-            let (s_sess, s_ev) = open(&ss, Codec::Pcmu, Some(&a_sess));
-            (ss, s_sess, s_ev)
-        });
-        if let Some((ss, s_sess, _)) = sup.as_ref() {
-            legs.push((
-                ss.try_clone().unwrap(),
-                s_sess,
-                Codec::Pcmu,
-                2000.0,
-                Role::Listen,
-            ));
-        }
-        let conf = supervised.then(Conference::new);
-        for (sock, sess, codec, freq, role) in legs {
-            sock.set_nonblocking(true).unwrap();
-            if let Some(c) = conf.as_ref() {
-                sess.join_conference(c, role);
+                let supervised = i + a.supervised >= n;
+                let mut legs = vec![
+                    (sa, &a_sess, ca, 1000.0, Role::Participant),
+                    (sb, &b_sess, cb, 1000.0, Role::Participant),
+                ];
+                let sup = supervised.then(|| {
+                    let ss = UdpSocket::bind("127.0.0.1:0").expect("phone socket");
+                    let (s_sess, s_ev) = open(&ss, Codec::Pcmu, Some(&a_sess));
+                    (ss, s_sess, s_ev)
+                });
+                if let Some((ss, s_sess, _)) = sup.as_ref() {
+                    legs.push((
+                        ss.try_clone().unwrap(),
+                        s_sess,
+                        Codec::Pcmu,
+                        2000.0,
+                        Role::Listen,
+                    ));
+                }
+                let conf = supervised.then(Conference::new);
+                for (sock, sess, codec, freq, role) in legs {
+                    sock.set_nonblocking(true).unwrap();
+                    if let Some(c) = conf.as_ref() {
+                        sess.join_conference(c, role);
+                    }
+                    phones.push(Phone {
+                        to: sess.local_addr(),
+                        pt: codec.static_payload_type(),
+                        payload: tone(codec, freq),
+                        seq: (i * 7) as u16,
+                        ssrc: 0xB000_0000 | phones.len() as u32,
+                        sent: 0,
+                        poll: true,
+                        rx: RxCheck::default(),
+                        probe: supervised.then(|| Probe {
+                            codec,
+                            switch: Instant::now(),
+                            power: [0.0; 2],
+                            frames: [0; 2],
+                            pcm: Vec::new(),
+                        }),
+                        sock,
+                    });
+                }
+                if let (Some(c), Some((_, s_sess, s_ev))) = (conf, sup) {
+                    supervisors.push((c, s_sess, b_sess.id(), s_ev));
+                }
+                sessions.push((a_sess, b_sess, a_ev, b_ev));
             }
-            phones.push(Phone {
-                to: sess.local_addr(),
-                pt: codec.static_payload_type(),
-                payload: tone(codec, freq),
-                seq: (i * 7) as u16,
-                ssrc: 0xB000_0000 | phones.len() as u32,
-                sent: 0,
-                poll: true,
-                rx: RxCheck::default(),
-                probe: supervised.then(|| Probe {
-                    codec,
-                    switch: Instant::now(),
-                    power: [0.0; 2],
-                    frames: [0; 2],
-                    pcm: Vec::new(),
-                }),
-                sock,
-            });
         }
-        if let (Some(c), Some((_, s_sess, s_ev))) = (conf, sup) {
-            supervisors.push((c, s_sess, b_sess.id(), s_ev));
-        }
-        sessions.push((a_sess, b_sess, a_ev, b_ev));
     }
     // A sample of receiving phones read on their own threads to time arrivals precisely;
     // the generator still sends for them.
@@ -369,14 +455,24 @@ fn main() {
     }
     let sampled_count = sampled.len();
     std::thread::sleep(Duration::from_millis(200));
+    let relay = match a.rtpengine {
+        Some(addr) => format!("rtpengine at {addr} (pid {:?})", a.rtpengine_pid),
+        None => format!(
+            "our engine, {} workers (scheduling: {}, legs of a call {})",
+            a.workers,
+            a.rt.map_or("normal".to_string(), |p| format!("SCHED_FIFO {p}")),
+            if a.colocate {
+                "on one worker"
+            } else {
+                "spread"
+            },
+        ),
+    };
     println!(
-        "media_bench: {n} bridged calls = {} streams, {} transcoding, {} recorded, {} workers (scheduling: {}, legs of a call {}), {} generator threads, {} s",
+        "media_bench: {n} bridged calls = {} streams, {} transcoding, {} recorded, through {relay}, {} generator threads, {} s",
         2 * n,
-        n.div_ceil(2),
-        n.div_ceil(10),
-        a.workers,
-        a.rt.map_or("normal".to_string(), |p| format!("SCHED_FIFO {p}")),
-        if a.colocate { "on one worker" } else { "spread" },
+        if a.transcode { n.div_ceil(2) } else { 0 },
+        if a.record && a.rtpengine.is_none() { n.div_ceil(10) } else { 0 },
         a.gen_threads,
         a.seconds
     );
@@ -438,10 +534,10 @@ fn main() {
         );
     }
     std::thread::sleep(warm.saturating_duration_since(Instant::now()));
-    let stats0 = engine.stats().snapshot();
-    let ws0 = cpu_split("media-worker");
+    let stats0 = snapshot(engine.as_ref());
+    let ws0 = relay_split(&a);
     let (w0, r0, g0, p0) = (
-        cpu_seconds("media-worker"),
+        relay_cpu(&a),
         cpu_seconds("media-recorder"),
         cpu_seconds("loadgen"),
         cpu_seconds(""),
@@ -453,15 +549,16 @@ fn main() {
     }
     std::thread::sleep(measure_end.saturating_duration_since(Instant::now()));
     let wall = m0.elapsed().as_secs_f64();
-    let ws1 = cpu_split("media-worker");
+    let ws1 = relay_split(&a);
     let (w1, r1, g1, p1) = (
-        cpu_seconds("media-worker"),
+        relay_cpu(&a),
         cpu_seconds("media-recorder"),
         cpu_seconds("loadgen"),
         cpu_seconds(""),
     );
-    let stats1 = engine.stats().snapshot();
+    let stats1 = snapshot(engine.as_ref());
     stop.store(true, Ordering::Relaxed);
+    let receive_window = warm.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(150));
     let mut phones: Vec<Phone> = gens.into_iter().flat_map(|g| g.join().unwrap()).collect();
     let mut devs: Vec<f64> = sample_threads
@@ -507,11 +604,25 @@ fn main() {
         "measured window: {wall:.1} s after {} s warm-up",
         warmup.as_secs()
     );
-    println!(
-        "generator sent {sent} packets in total; engine in/out in window: {} / {}",
-        stats1.packets_in - stats0.packets_in,
+    let ours = engine.is_some();
+    let relay_name = if ours { "engine workers" } else { "rtpengine" };
+    // Packets the relay sent in the window: its own count, or (rtpengine) what the phones
+    // received, scaled up for the sampled phones.
+    let relayed_packets = if ours {
         stats1.packets_out - stats0.packets_out
-    );
+    } else {
+        let polled = phones.len().saturating_sub(sampled_count).max(1) as f64;
+        (got as f64 * phones.len() as f64 / polled) as u64
+    };
+    if ours {
+        println!(
+            "generator sent {sent} packets in total; engine in/out in window: {} / {}",
+            stats1.packets_in - stats0.packets_in,
+            stats1.packets_out - stats0.packets_out
+        );
+    } else {
+        println!("generator sent {sent} packets in total; phones received ≈ {relayed_packets}");
+    }
     println!(
         "frame loss (timestamp gaps at receiving phones): {:.4}% ({} of {} frames); packet loss (sequence gaps): {:.4}%; phones that heard nothing: {silent}",
         pct(exp_f.saturating_sub(got), exp_f),
@@ -519,13 +630,23 @@ fn main() {
         exp_f,
         pct(exp_p.saturating_sub(got), exp_p)
     );
+    // A relay that falls behind (backlog in its socket buffers, drops before a transcoder that
+    // renumbers) shows no timestamp or sequence gap, but delivers fewer frames than were due.
+    let polled = phones.len().saturating_sub(sampled_count);
+    let due = (polled as f64 * receive_window * 50.0) as u64;
     println!(
+        "delivered: {:.2}% of the frames due at the polled phones in the {receive_window:.1} s receive window ({got} of {due})",
+        100.0 * got as f64 / due.max(1) as f64
+    );
+    if ours {
+        println!(
         "engine send-interval deviation: p50 {}  p99 {}  p99.9 {}  (buckets µs ≤250,500,1k,2k,3k,4k,5k,10k,20k,50k,+inf: {:?})",
         q(0.5),
         q(0.99),
         q(0.999),
         d_hist
     );
+    }
     println!(
         "sampled receive inter-arrival deviation ({} phones on own threads): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         sampled_count,
@@ -535,20 +656,21 @@ fn main() {
     );
     let per_stream = |cpu: f64| 100.0 * cpu / wall / streams;
     println!(
-        "CPU: engine workers {:.1}% of a core ({:.4}% per stream, {:.1} µs per packet relayed), recorder {:.1}%, load generator {:.1}%, whole process {:.1}%",
+        "CPU: {relay_name} {:.1}% of a core ({:.4}% per stream, {:.1} µs per packet relayed), recorder {:.1}%, load generator {:.1}%, whole process {:.1}%",
         100.0 * (w1 - w0) / wall,
         per_stream(w1 - w0),
-        1e6 * (w1 - w0) / ((stats1.packets_out - stats0.packets_out).max(1) as f64),
+        1e6 * (w1 - w0) / (relayed_packets.max(1) as f64),
         100.0 * (r1 - r0) / wall,
         100.0 * (g1 - g0) / wall,
         100.0 * (p1 - p0) / wall
     );
     println!(
-        "engine workers user/system split: {:.1}% / {:.1}% of a core",
+        "{relay_name} user/system split: {:.1}% / {:.1}% of a core",
         100.0 * (ws1.0 - ws0.0) / wall,
         100.0 * (ws1.1 - ws0.1) / wall
     );
-    println!(
+    if ours {
+        println!(
         "engine counters in window: transcoded {}, buffer overflows {}, trims {}, late {}, worker overruns {}, ticks caught up {}, send errors {}, recording chunks dropped {}",
         stats1.transcoded_packets - stats0.transcoded_packets,
         stats1.buffer_overflows - stats0.buffer_overflows,
@@ -559,6 +681,7 @@ fn main() {
         stats1.send_errors - stats0.send_errors,
         stats1.recording_chunks_dropped - stats0.recording_chunks_dropped,
     );
+    }
     if !supervisors.is_empty() {
         // Phones of a supervised call are pushed caller, agent, supervisor.
         let probes: Vec<[f64; 2]> = phones
@@ -592,5 +715,8 @@ fn main() {
     drop(supervisors);
     drop(sessions);
     drop(engine);
+    if let (Some(calls), Some(addr)) = (relayed, a.rtpengine) {
+        rtpengine::teardown(addr, &calls);
+    }
     let _ = std::fs::remove_dir_all(&rec_dir);
 }
