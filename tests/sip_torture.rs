@@ -107,7 +107,10 @@ fn send_udp_from(sock: &UdpSocket, to: SocketAddr, bytes: &[u8]) -> Option<Vec<u
         let Ok((n, _)) = sock.recv_from(&mut buf) else {
             break;
         };
-        if want.is_some() && call_id(&buf[..n]) != want {
+        // Replies for this message carry its Call-ID; a message without one gets a reply
+        // without one. Anything else is a late retransmission for an earlier message from this
+        // socket (an unacknowledged INVITE's final response is resent until Timer H).
+        if call_id(&buf[..n]) != want {
             continue;
         }
         got.extend_from_slice(&buf[..n]);
