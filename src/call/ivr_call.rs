@@ -47,8 +47,10 @@ pub(super) struct IvrCall {
     pub cues: Option<UnboundedReceiver<Cue>>,
     /// The agent leg being rung or talking, if any.
     pub agent: Option<super::agent_leg::AgentLeg>,
-    /// The caller's identity, for the From of the agent leg.
+    /// The caller's identity, for the From of the agent leg (and the number a callback dials).
     pub caller: String,
+    /// Where the call stands with a callback (offered, requested, booked, called back).
+    pub callback: super::callback::CallbackState,
     /// The agent has hung up (what follows is the survey).
     pub after_agent: bool,
     /// Milestones for the call's interaction row.
@@ -101,10 +103,16 @@ impl IvrCall {
                     }
                 }
                 ev = media_rx.recv() => match ev {
-                    Some(MediaEvent::Digit { digit, .. }) => self.step(Input::Digit(digit)),
+                    Some(MediaEvent::Digit { digit, .. }) => {
+                        if !self.callback_digit(digit) {
+                            self.step(Input::Digit(digit));
+                        }
+                    }
                     Some(MediaEvent::PromptFinished { play_id, .. }) => {
                         if let Some(id) = self.plays.remove(&play_id) {
                             self.step(Input::PromptFinished(id));
+                        } else {
+                            self.callback_prompt_finished(play_id);
                         }
                     }
                     Some(MediaEvent::RecordingFinished { path, .. }) => {
@@ -126,6 +134,7 @@ impl IvrCall {
                 cue = next(&mut self.cues) => match cue {
                     Some(Cue::Offer { agent, ring }) => self.offer(agent, ring).await,
                     Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
+                    Some(Cue::Callback(c)) => self.callback_cue(c),
                     None => self.cues = None,
                 },
                 ev = async { match self.agent.as_mut() { Some(a) => a.next_event().await, None => std::future::pending().await } } => {
@@ -147,12 +156,16 @@ impl IvrCall {
                 }
             }
         };
+        let booked = self.take_booked_callback();
         self.leave_routing();
         if let Some(st) = self.media.stats().await {
             tracing::info!(call_id = %self.call_id, stats = ?st, "call media");
         }
         self.media.close();
         self.manager.finish_call(&self.call_id, cause);
+        if let Some(cues) = booked {
+            super::callback::Pending::wait(self, cues);
+        }
     }
 
     fn drain_pending(&mut self) {
@@ -210,42 +223,8 @@ impl IvrCall {
                     answer: crate::ivr::crm::LookupAnswer::NotFound,
                 })),
             },
-            Action::Enqueue(q) => {
-                self.facts.queued_ms.get_or_insert(crate::events::now_ms());
-                self.facts.queue = Some(q.queue.clone());
-                self.facts.ticket = q.ticket.clone();
-                self.facts.ivr.digits = q.vars.clone();
-                self.facts.ivr.language = Some(q.language.clone());
-                self.record(Event::CallQueued {
-                    queue: q.queue.clone(),
-                    skills: q.skills.clone(),
-                    priority: q.priority,
-                    language: q.language.clone(),
-                    ticket: q.ticket.clone(),
-                    tags: q.tags.clone(),
-                });
-                if let Some(music) = m.prompts.get("music", "hold") {
-                    self.media.start_music(vec![music]);
-                }
-                if let Some(router) = m.ivr.as_ref().and_then(|p| p.router.as_ref()) {
-                    self.cues = Some(router.queue(QueuedCall {
-                        call: CallId::from(self.call_id.as_str()),
-                        queue: q.queue.clone(),
-                        skills: q.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-                        language: None,
-                        priority: i32::from(q.priority),
-                        ..Default::default()
-                    }));
-                }
-                self.queued = Some(q);
-            }
-            Action::CallbackRequested(q) => {
-                self.facts.callback = true;
-                self.record(Event::CallbackRequested {
-                    queue: q.queue.clone(),
-                    number: q.caller.clone(),
-                });
-            }
+            Action::Enqueue(q) => self.enqueue(q, None),
+            Action::CallbackRequested(q) => self.callback_from_ivr(q),
             Action::RecordVoicemail { max_secs, ticket } => {
                 let path = m
                     .settings
@@ -292,6 +271,40 @@ impl IvrCall {
         }
     }
 
+    /// The call leaves the IVR for the router, with music on hold; with `callback_number` it
+    /// waits as a virtual caller to be dialled back.
+    pub(super) fn enqueue(&mut self, q: QueueRequest, callback_number: Option<String>) {
+        let m = &self.manager;
+        self.facts.queued_ms.get_or_insert(crate::events::now_ms());
+        self.facts.queue = Some(q.queue.clone());
+        self.facts.ticket = q.ticket.clone();
+        self.facts.ivr.digits = q.vars.clone();
+        self.facts.ivr.language = Some(q.language.clone());
+        self.record(Event::CallQueued {
+            queue: q.queue.clone(),
+            skills: q.skills.clone(),
+            priority: q.priority,
+            language: q.language.clone(),
+            ticket: q.ticket.clone(),
+            tags: q.tags.clone(),
+        });
+        if let Some(music) = m.prompts.get("music", "hold") {
+            self.media.start_music(vec![music]);
+        }
+        if let Some(router) = m.ivr.as_ref().and_then(|p| p.router.as_ref()) {
+            self.cues = Some(router.queue(QueuedCall {
+                call: CallId::from(self.call_id.as_str()),
+                queue: q.queue.clone(),
+                skills: q.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                language: None,
+                priority: i32::from(q.priority),
+                callback_number,
+                ..Default::default()
+            }));
+        }
+        self.queued = Some(q);
+    }
+
     /// Keep the caller's path (nodes entered, the last menu choice) for the pop and the
     /// interaction row.
     fn note_step(&mut self, node: &str, kind: &crate::ivr::engine::IvrEventKind) {
@@ -320,7 +333,7 @@ impl IvrCall {
         }
     }
 
-    fn hangup(&mut self, why: &'static str) {
+    pub(super) fn hangup(&mut self, why: &'static str) {
         if self.hung_up_by_us.is_none() {
             self.hung_up_by_us = Some(why);
             self.command(Command::Hangup(self.leg.leg));

@@ -6,6 +6,7 @@
 mod agent_leg;
 mod agent_side;
 mod bridge;
+mod callback;
 mod facts;
 mod identity;
 mod ivr_call;
@@ -437,6 +438,7 @@ impl CallManager {
             cues: None,
             agent: None,
             caller: caller_id,
+            callback: Default::default(),
             after_agent: false,
             facts,
             interaction_saved: false,

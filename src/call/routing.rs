@@ -6,7 +6,7 @@ use crate::acd::config::AcdConfig;
 use crate::acd::router::{
     AcdError, Action, AgentStateRecord, CallSnapshot, Input, QueuedCall, Router, Snapshot,
 };
-use crate::acd::types::{AgentId, CallId};
+use crate::acd::types::{AgentId, CallId, OutcomeKind};
 use crate::desk::Desk;
 use crate::events::{now_ms, Event};
 use crate::store::StoreHandle;
@@ -23,6 +23,9 @@ pub enum Cue {
     Offer { agent: String, ring: Duration },
     /// Stop ringing this agent (offer withdrawn, or the agent was taken away).
     StopRinging { agent: String },
+    /// Callbacks (see [`super::callback`]): offer one to the waiting caller, it was booked or
+    /// refused, dial the customer back for the reserved agent, or every attempt failed.
+    Callback(super::callback::CallbackCue),
 }
 
 enum Msg {
@@ -211,6 +214,22 @@ fn dispatch(
             };
             events.append(ev.record(None, at));
         }
+        a @ (Action::OfferCallback { .. }
+        | Action::MaxWaitOutcome {
+            outcome: OutcomeKind::Callback,
+            ..
+        }
+        | Action::QueueFull {
+            outcome: OutcomeKind::Callback,
+            ..
+        }
+        | Action::CallbackBooked { .. }
+        | Action::CallbackRefused { .. }
+        | Action::DialCallback { .. }
+        | Action::CallbackFailed { .. }) => match super::callback::cue_for(a) {
+            Ok((call, c)) => cue(&call, Cue::Callback(c)),
+            Err(other) => tracing::debug!(action = ?other, "router action not acted on yet"),
+        },
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }
 }

@@ -1,0 +1,786 @@
+//! Callbacks that keep the caller's place, at the call layer.
+//!
+//! While a caller waits, the router may offer them a callback (long expected wait, maximum
+//! wait or queue full): the `callback_offer` prompt plays over the music and [`ACCEPT_DIGIT`]
+//! accepts. The IVR's `callback_offer` node asks for the same before queueing. The router
+//! books it (the number is the caller's identity, checked against its allow-list) or refuses
+//! it (the caller is told and stays queued). Once booked the caller hears `callback_booked`
+//! and is hung up; [`Pending`] then keeps the call's router cues. When the virtual call
+//! reaches the front the router reserves an agent and asks for a dial: we call the customer
+//! through the first `[[sip.trunks]]` route and report the result; once they answer, the
+//! router offers the call to the reserved agent and it goes on as an ordinary queued call
+//! ([`IvrCall`]): ring with the pop, bridge, wrap-up, an interaction row marked `callback`.
+//! If that agent does not answer, the customer waits on the line at the front of the queue.
+//!
+//! [`CallbackState`] is the sans-IO part: what a digit or a router answer means for the call.
+
+use super::ivr_call::IvrCall;
+use super::routing::Cue;
+use super::CallManager;
+use crate::acd::router::{Action, Input as RouterInput};
+use crate::acd::types::{CallId, OutcomeKind};
+use crate::events::{now_ms, Event};
+use crate::ivr::engine::{QueueRequest, Session as Ivr};
+use crate::media::{MediaEvent, MediaSession};
+use crate::sip::endpoint::{Command, LegRef};
+use crate::sip::leg::{LegEvent, OutgoingCall};
+use crate::sip::message::{NameAddr, Uri};
+use crate::sip::sdp_negotiate::LocalMedia;
+use crate::sip::transaction::Peer;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, Receiver, UnboundedReceiver};
+
+/// The key that accepts a callback offered while waiting (the `callback_offer` prompt says so).
+pub const ACCEPT_DIGIT: char = '1';
+/// The key that declines it ("to keep waiting, press 2").
+pub const DECLINE_DIGIT: char = '2';
+
+/// What the router says about callbacks, for one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackCue {
+    /// Offer the waiting caller a callback.
+    Offer,
+    /// The callback is booked: the caller may go.
+    Booked { number: String },
+    /// The number may not be called back: the caller stays queued.
+    Refused { reason: String },
+    /// An agent is reserved: dial the customer back (give up after `ring`).
+    Dial {
+        agent: String,
+        number: String,
+        attempt: u32,
+        ring: Duration,
+    },
+    /// Every attempt failed: the callback is dropped.
+    Failed { attempts: u32 },
+}
+
+/// The callback cue for a router action, or the action back if it is not one.
+pub fn cue_for(action: Action) -> Result<(CallId, CallbackCue), Action> {
+    Ok(match action {
+        Action::OfferCallback { call, .. }
+        | Action::MaxWaitOutcome {
+            call,
+            outcome: OutcomeKind::Callback,
+        }
+        | Action::QueueFull {
+            call,
+            outcome: OutcomeKind::Callback,
+        } => (call, CallbackCue::Offer),
+        Action::CallbackBooked { call, number } => (call, CallbackCue::Booked { number }),
+        Action::CallbackRefused { call, reason } => (call, CallbackCue::Refused { reason }),
+        Action::DialCallback {
+            call,
+            agent,
+            number,
+            attempt,
+            ring_ms,
+        } => (
+            call,
+            CallbackCue::Dial {
+                agent: agent.to_string(),
+                number,
+                attempt,
+                ring: Duration::from_millis(ring_ms),
+            },
+        ),
+        Action::CallbackFailed { call, attempts } => (call, CallbackCue::Failed { attempts }),
+        other => return Err(other),
+    })
+}
+
+/// Where one call stands with a callback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackState {
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Phase {
+    #[default]
+    None,
+    /// The offer was made while waiting; the next accept or decline key answers it.
+    Offered,
+    /// The caller declined, or their number was refused: not offered again.
+    Declined,
+    /// Asked of the router (`via_ivr`: by the IVR's node, before the call was queued).
+    Requested { via_ivr: bool },
+    /// Booked; `goodbye` is the media play id after which we hang up (queue path).
+    Booked { goodbye: Option<u64> },
+    /// The customer was called back and answered.
+    CalledBack,
+}
+
+/// What a digit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigitUse {
+    /// Ask the router for a callback.
+    Accept,
+    /// Keep waiting (stop the offer prompt).
+    Decline,
+    /// Not ours: the IVR gets it.
+    Pass,
+}
+
+impl CallbackState {
+    /// The router offers a callback: whether to play the offer (once per call, never after a
+    /// request or a refusal).
+    pub fn offer(&mut self) -> bool {
+        if self.phase == Phase::None {
+            self.phase = Phase::Offered;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn digit(&mut self, d: char) -> DigitUse {
+        match (&self.phase, d) {
+            (Phase::Offered, ACCEPT_DIGIT) => {
+                self.phase = Phase::Requested { via_ivr: false };
+                DigitUse::Accept
+            }
+            (Phase::Offered, DECLINE_DIGIT) => {
+                self.phase = Phase::Declined;
+                DigitUse::Decline
+            }
+            _ => DigitUse::Pass,
+        }
+    }
+
+    /// The IVR's `callback_offer` node was accepted.
+    pub fn requested_in_ivr(&mut self) {
+        self.phase = Phase::Requested { via_ivr: true };
+    }
+
+    /// The router booked it: `Some(via_ivr)` if we had asked (else the cue is stale).
+    pub fn booked(&mut self) -> Option<bool> {
+        let Phase::Requested { via_ivr } = self.phase else {
+            return None;
+        };
+        self.phase = Phase::Booked { goodbye: None };
+        Some(via_ivr)
+    }
+
+    /// The router refused it: `Some(via_ivr)` if we had asked.
+    pub fn refused(&mut self) -> Option<bool> {
+        let Phase::Requested { via_ivr } = self.phase else {
+            return None;
+        };
+        self.phase = Phase::Declined;
+        Some(via_ivr)
+    }
+
+    /// We play the goodbye ourselves (queue path); hang up when play `id` ends.
+    pub fn goodbye(&mut self, id: u64) {
+        if let Phase::Booked { goodbye } = &mut self.phase {
+            *goodbye = Some(id);
+        }
+    }
+
+    pub fn is_goodbye(&self, id: u64) -> bool {
+        self.phase == Phase::Booked { goodbye: Some(id) }
+    }
+
+    pub fn is_booked(&self) -> bool {
+        matches!(self.phase, Phase::Booked { .. })
+    }
+
+    pub fn called_back() -> Self {
+        CallbackState {
+            phase: Phase::CalledBack,
+        }
+    }
+}
+
+impl IvrCall {
+    fn router_call(&self) -> CallId {
+        CallId::from(self.call_id.as_str())
+    }
+
+    fn count(&self, outcome: &str) {
+        self.manager
+            .metrics
+            .callbacks
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    /// Play one prompt in the caller's language (barge-in); its media play id.
+    fn play_own(&mut self, name: &str) -> Option<u64> {
+        let prompt = self.manager.prompts.get(self.ivr.language(), name);
+        let Some(p) = prompt else {
+            tracing::warn!(call_id = %self.call_id, prompt = name, "prompt missing");
+            return None;
+        };
+        Some(self.media.play(vec![p], true))
+    }
+
+    /// A digit while waiting: the answer to a callback offer, or the IVR's (returns false).
+    pub(super) fn callback_digit(&mut self, d: char) -> bool {
+        match self.callback.digit(d) {
+            DigitUse::Pass => false,
+            DigitUse::Decline => {
+                self.media.stop_playback();
+                tracing::info!(call_id = %self.call_id, "callback declined; the caller keeps waiting");
+                true
+            }
+            DigitUse::Accept => {
+                self.media.stop_playback();
+                tracing::info!(call_id = %self.call_id, number = %self.caller, "callback accepted while waiting");
+                self.tell_router(RouterInput::CallbackRequested {
+                    call: self.router_call(),
+                    number: self.caller.clone(),
+                });
+                true
+            }
+        }
+    }
+
+    /// The IVR's `callback_offer` node was accepted: queue the call as a virtual caller to be
+    /// dialled back (the IVR goes on to say goodbye).
+    pub(super) fn callback_from_ivr(&mut self, q: QueueRequest) {
+        tracing::info!(call_id = %self.call_id, number = %self.caller, queue = %q.queue, "callback accepted in the IVR");
+        self.callback.requested_in_ivr();
+        let number = self.caller.clone();
+        self.enqueue(q, Some(number));
+    }
+
+    pub(super) fn callback_cue(&mut self, cue: CallbackCue) {
+        let queue = self.facts.queue.clone().unwrap_or_default();
+        match cue {
+            CallbackCue::Offer => {
+                if self.agent.is_none() && self.callback.offer() {
+                    tracing::info!(call_id = %self.call_id, "offering a callback");
+                    self.play_own("callback_offer");
+                }
+            }
+            CallbackCue::Booked { number } => {
+                let Some(via_ivr) = self.callback.booked() else {
+                    return;
+                };
+                tracing::info!(call_id = %self.call_id, %number, %queue, "callback booked");
+                self.facts.callback = true;
+                self.count("booked");
+                self.record(Event::CallbackRequested { queue, number });
+                if !via_ivr {
+                    self.media.stop_playback();
+                    match self.play_own("callback_booked") {
+                        Some(id) => self.callback.goodbye(id),
+                        None => self.hangup("ivr_hangup"),
+                    }
+                }
+            }
+            CallbackCue::Refused { reason } => {
+                let Some(via_ivr) = self.callback.refused() else {
+                    return;
+                };
+                tracing::info!(call_id = %self.call_id, number = %self.caller, %reason, "callback refused; the caller stays queued");
+                self.count("refused");
+                self.record(Event::CallbackRefused {
+                    number: self.caller.clone(),
+                    reason,
+                });
+                self.media.stop_playback();
+                self.play_own("invalid_option");
+                if via_ivr {
+                    // The IVR was saying goodbye: the caller waits in the queue instead.
+                    self.ivr.resume_queued();
+                    if let Some(q) = self.queued.clone() {
+                        self.enqueue(q, None);
+                    }
+                }
+            }
+            other => {
+                tracing::debug!(call_id = %self.call_id, cue = ?other, "callback cue for a live call ignored")
+            }
+        }
+    }
+
+    /// A prompt of ours ended: after the booking goodbye, hang up.
+    pub(super) fn callback_prompt_finished(&mut self, play_id: u64) {
+        if self.callback.is_goodbye(play_id) {
+            self.hangup("ivr_hangup");
+        }
+    }
+
+    /// The caller leaves with a booked callback: their router cues go on to [`Pending`], and
+    /// the interaction is stored once the callback ends (not now).
+    pub(super) fn take_booked_callback(&mut self) -> Option<UnboundedReceiver<Cue>> {
+        if !self.callback.is_booked() {
+            return None;
+        }
+        self.interaction_saved = true;
+        self.cues.take()
+    }
+}
+
+/// A booked callback whose caller has hung up: waits for the router's dial requests.
+pub(super) struct Pending {
+    call_id: String,
+    caller: String,
+    manager: Arc<CallManager>,
+    ivr: Ivr,
+    facts: super::facts::Facts,
+    queued: Option<QueueRequest>,
+    cues: UnboundedReceiver<Cue>,
+}
+
+/// The customer's answered leg.
+struct Answered {
+    leg: LegRef,
+    events: UnboundedReceiver<(LegRef, LegEvent)>,
+    media: MediaSession,
+    media_rx: Receiver<MediaEvent>,
+    local: LocalMedia,
+}
+
+impl Pending {
+    /// Take over the finished call's cues (see [`IvrCall::take_booked_callback`]).
+    pub(super) fn wait(call: IvrCall, cues: UnboundedReceiver<Cue>) {
+        let p = Pending {
+            call_id: call.call_id,
+            caller: call.caller,
+            manager: call.manager,
+            ivr: call.ivr,
+            facts: call.facts,
+            queued: call.queued,
+            cues,
+        };
+        tokio::spawn(p.run());
+    }
+
+    fn record(&self, event: Event) {
+        self.manager.record(&self.call_id, event);
+    }
+
+    fn count(&self, outcome: &str) {
+        self.manager
+            .metrics
+            .callbacks
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    fn router(&self) -> Option<&super::routing::RouterHandle> {
+        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
+    }
+
+    async fn run(mut self) {
+        tracing::info!(call_id = %self.call_id, number = %self.caller, "callback waiting for its turn");
+        while let Some(cue) = self.cues.recv().await {
+            match cue {
+                Cue::Callback(CallbackCue::Dial {
+                    agent,
+                    number,
+                    attempt,
+                    ring,
+                }) => {
+                    if let Some(a) = self.dial(&agent, &number, attempt, ring).await {
+                        match self.connect(a, agent, number, attempt).await {
+                            Some(back) => self = back,
+                            None => return,
+                        }
+                    }
+                }
+                Cue::Callback(CallbackCue::Failed { attempts }) => {
+                    tracing::info!(call_id = %self.call_id, attempts, "callback failed: no answer on any attempt");
+                    self.count("failed");
+                    self.record(Event::CallbackFailed {
+                        number: self.caller.clone(),
+                        attempts,
+                    });
+                    let i = self
+                        .facts
+                        .interaction(&self.call_id, &self.caller, now_ms());
+                    super::agent_side::store_interaction(&self.manager, i);
+                    // Lets the routing task forget the call's cue channel.
+                    if let Some(r) = self.router() {
+                        r.send(RouterInput::CallAbandoned {
+                            call: CallId::from(self.call_id.as_str()),
+                        });
+                    }
+                    return;
+                }
+                other => {
+                    tracing::debug!(call_id = %self.call_id, cue = ?other, "cue for a waiting callback ignored")
+                }
+            }
+        }
+    }
+
+    /// One attempt: `Some` once the customer answers; otherwise the router is told.
+    async fn dial(
+        &mut self,
+        agent: &str,
+        number: &str,
+        attempt: u32,
+        ring: Duration,
+    ) -> Option<Answered> {
+        let trunk = self
+            .manager
+            .settings
+            .sip
+            .trunks
+            .first()
+            .map(|t| t.name.clone());
+        tracing::info!(call_id = %self.call_id, %number, attempt, %agent, trunk = ?trunk, "dialling the customer back");
+        self.count("dialled");
+        self.record(Event::CallbackDialled {
+            number: number.to_string(),
+            attempt,
+            agent: agent.to_string(),
+            trunk: trunk.unwrap_or_default(),
+        });
+        match self.place(number, ring).await {
+            Ok(a) => Some(a),
+            Err(status) => {
+                tracing::info!(call_id = %self.call_id, %number, attempt, ?status, "callback not answered");
+                self.count("no_answer");
+                self.record(Event::CallbackNoAnswer {
+                    number: number.to_string(),
+                    attempt,
+                    status,
+                });
+                if let Some(r) = self.router() {
+                    r.send(RouterInput::CallbackResult {
+                        call: CallId::from(self.call_id.as_str()),
+                        answered: false,
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Call `number` through the first trunk with an RTP session of ours; `Err(status)` when it
+    /// is not answered within `ring` (or cannot be placed).
+    async fn place(&self, number: &str, ring: Duration) -> Result<Answered, Option<u16>> {
+        let m = &self.manager;
+        let s = &m.settings.sip;
+        let Some(trunk) = s.trunks.first() else {
+            tracing::warn!(call_id = %self.call_id, "no [[sip.trunks]] route to call the customer back on");
+            return Err(None);
+        };
+        let (Some(ep), Some(parts)) = (m.endpoint.get().cloned(), m.ivr.as_ref()) else {
+            return Err(None);
+        };
+        let from_user = if self.facts.called.is_empty() {
+            "helpline"
+        } else {
+            self.facts.called.as_str()
+        };
+        let (Ok(uri), Ok(from), Ok(to)) = (
+            Uri::parse(&format!("sip:{number}@{}", trunk.domain)),
+            NameAddr::parse(&format!("<sip:{from_user}@{}>", s.domain)),
+            NameAddr::parse(&format!("<sip:{number}@{}>", trunk.domain)),
+        ) else {
+            tracing::warn!(call_id = %self.call_id, %number, "callback number does not make a SIP URI");
+            return Err(None);
+        };
+        let opts = crate::media::SessionOptions {
+            label: format!("{}/callback", self.call_id),
+            ..Default::default()
+        };
+        let (media, media_rx) = parts.media.open(opts).map_err(|e| {
+            tracing::warn!(call_id = %self.call_id, error = %e, "no RTP session for the callback");
+            None
+        })?;
+        let addr = media.local_addr();
+        let local = LocalMedia::new(addr.ip(), addr.port());
+        let sdp = crate::sip::sdp_negotiate::offer(&local).to_string();
+        let (tx, mut events) = unbounded_channel();
+        let out = OutgoingCall {
+            target: Peer::udp(trunk.proxy),
+            uri,
+            from,
+            to,
+            sdp: Some(sdp.into()),
+            headers: vec![],
+        };
+        let leg = match ep.call(out, tx).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "callback leg not placed");
+                media.close();
+                return Err(None);
+            }
+        };
+        let label = format!("callback:{}", trunk.name);
+        let leg_state = |state: &str, status: Option<u16>| Event::LegState {
+            leg: leg.leg.to_string(),
+            target: label.clone(),
+            state: state.to_string(),
+            status,
+        };
+        self.record(leg_state("calling", None));
+        let credentials = super::bridge::trunk_credentials(trunk);
+        let deadline = tokio::time::sleep(ring);
+        tokio::pin!(deadline);
+        let mut auth_tries = 0;
+        let failed = loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    ep.hangup(leg);
+                    self.record(leg_state("no_answer", None));
+                    break None;
+                }
+                ev = events.recv() => {
+                    let Some((_, ev)) = ev else { break None };
+                    match ev {
+                        LegEvent::Ringing { status, .. } => self.record(leg_state("ringing", Some(status))),
+                        LegEvent::NeedsAuth { status, .. } => {
+                            auth_tries += 1;
+                            match (&credentials, auth_tries) {
+                                (Some(c), 1..=2) => ep.command(leg.shard, Command::AuthorizeWith(leg.leg, c.clone())),
+                                _ => {
+                                    ep.hangup(leg);
+                                    self.record(leg_state("auth_failed", Some(status)));
+                                    break Some(status);
+                                }
+                            }
+                        }
+                        LegEvent::Answered { sdp } => {
+                            let neg = sdp
+                                .as_deref()
+                                .and_then(|b| std::str::from_utf8(b).ok())
+                                .and_then(|t| crate::sip::sdp::SessionDescription::parse(t).ok())
+                                .and_then(|a| crate::sip::sdp_negotiate::accept_answer(&a, &local));
+                            let Some(n) = neg else {
+                                tracing::warn!(call_id = %self.call_id, "customer's answer has no usable audio");
+                                ep.hangup(leg);
+                                self.record(leg_state("failed", Some(488)));
+                                break Some(488);
+                            };
+                            media.set_remote(super::media_map::to_media(&n));
+                            self.record(leg_state("answered", Some(200)));
+                            return Ok(Answered { leg, events, media, media_rx, local });
+                        }
+                        LegEvent::Failed { status, .. } => {
+                            self.record(leg_state("failed", Some(status)));
+                            break Some(status);
+                        }
+                        LegEvent::Ended { .. } | LegEvent::Cancelled => {
+                            self.record(leg_state("ended", None));
+                            break None;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        };
+        media.close();
+        Err(failed)
+    }
+
+    /// The customer answered: tell the router (which offers the call to the reserved agent),
+    /// then run it as an ordinary queued call. `Some(self)`: the router had given the attempt
+    /// up already; keep waiting for its next request.
+    async fn connect(
+        mut self,
+        a: Answered,
+        agent: String,
+        number: String,
+        attempt: u32,
+    ) -> Option<Self> {
+        let call = CallId::from(self.call_id.as_str());
+        let taken = match self.router() {
+            Some(r) => {
+                r.request(RouterInput::CallbackResult {
+                    call,
+                    answered: true,
+                })
+                .await
+            }
+            None => None,
+        };
+        let ep = self.manager.endpoint.get().cloned();
+        if !matches!(taken, Some(Ok(()))) {
+            // The router gave the attempt up meanwhile (its dial timer): the next attempt or
+            // the failure follows from it.
+            tracing::warn!(call_id = %self.call_id, result = ?taken, "callback answered too late for the router; hanging up");
+            if let Some(ep) = ep {
+                ep.hangup(a.leg);
+            }
+            a.media.close();
+            return Some(self);
+        }
+        tracing::info!(call_id = %self.call_id, %number, attempt, %agent, "customer answered the callback");
+        self.count("answered");
+        self.record(Event::CallbackAnswered {
+            number,
+            attempt,
+            agent: agent.clone(),
+        });
+        self.record(Event::CallAnswered {});
+        self.manager.callback_admitted(&self.call_id, a.leg);
+        self.ivr.resume_queued();
+        self.facts.callback = true;
+        if let Some(music) = self.manager.prompts.get("music", "hold") {
+            a.media.start_music(vec![music]);
+        }
+        let (desk_tx, desk_rx) = unbounded_channel();
+        let (lookup_tx, lookup_rx) = unbounded_channel();
+        let task = IvrCall {
+            call_id: self.call_id,
+            leg: a.leg,
+            local: a.local,
+            media: a.media,
+            ivr: self.ivr,
+            manager: self.manager,
+            plays: Default::default(),
+            pending: Default::default(),
+            hung_up_by_us: None,
+            queued: self.queued,
+            recording_until: None,
+            held: false,
+            cues: Some(self.cues),
+            agent: None,
+            caller: self.caller,
+            callback: CallbackState::called_back(),
+            after_agent: false,
+            facts: self.facts,
+            interaction_saved: false,
+            desk_tx,
+            desk_rx,
+            lookup_tx,
+            lookup_rx,
+        };
+        // The router's offer to the reserved agent is waiting in the cues: the ordinary
+        // offer, bridge and wrap-up path takes it from here.
+        task.run(a.events, a.media_rx).await;
+        None
+    }
+}
+
+impl CallManager {
+    /// A called-back customer's leg is a call in progress (counted, hung up at shutdown).
+    fn callback_admitted(&self, call_id: &str, leg: LegRef) {
+        self.active
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.metrics.calls_active.inc();
+        self.calls.insert(call_id.to_string(), leg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offer_is_made_once_and_answered_by_its_keys() {
+        let mut s = CallbackState::default();
+        assert_eq!(
+            s.digit('1'),
+            DigitUse::Pass,
+            "no offer yet: the IVR's digit"
+        );
+        assert!(s.offer());
+        assert!(!s.offer(), "not twice");
+        assert_eq!(s.digit('5'), DigitUse::Pass);
+        assert_eq!(s.digit(ACCEPT_DIGIT), DigitUse::Accept);
+        assert_eq!(s.digit(ACCEPT_DIGIT), DigitUse::Pass, "asked once");
+        assert_eq!(
+            s.booked(),
+            Some(false),
+            "booked from the queue: we say goodbye"
+        );
+        assert!(s.is_booked());
+
+        let mut s = CallbackState::default();
+        s.offer();
+        assert_eq!(s.digit(DECLINE_DIGIT), DigitUse::Decline);
+        assert!(!s.offer(), "a caller who declined is not asked again");
+        assert_eq!(s.digit(ACCEPT_DIGIT), DigitUse::Pass);
+    }
+
+    #[test]
+    fn a_refused_number_leaves_the_caller_waiting_and_unasked() {
+        let mut s = CallbackState::default();
+        s.offer();
+        s.digit(ACCEPT_DIGIT);
+        assert_eq!(s.refused(), Some(false));
+        assert!(!s.is_booked());
+        assert!(!s.offer());
+        assert_eq!(
+            s.booked(),
+            None,
+            "a late booking for a refused request is stale"
+        );
+
+        let mut s = CallbackState::default();
+        s.requested_in_ivr();
+        assert_eq!(
+            s.refused(),
+            Some(true),
+            "the IVR path must queue the caller"
+        );
+    }
+
+    #[test]
+    fn the_goodbye_prompt_ends_the_call_only_when_booked() {
+        let mut s = CallbackState::default();
+        s.goodbye(7);
+        assert!(!s.is_goodbye(7));
+        s.requested_in_ivr();
+        assert_eq!(s.booked(), Some(true), "the IVR says goodbye itself");
+        s.goodbye(7);
+        assert!(s.is_goodbye(7));
+        assert!(!s.is_goodbye(8));
+        assert!(
+            !CallbackState::called_back().offer(),
+            "no offer once called back"
+        );
+    }
+
+    #[test]
+    fn router_actions_become_callback_cues() {
+        let call = CallId::from("c1");
+        let cue = |a| cue_for(a).map(|(c, cue)| (c.to_string(), cue));
+        assert_eq!(
+            cue(Action::MaxWaitOutcome {
+                call: call.clone(),
+                outcome: OutcomeKind::Callback
+            }),
+            Ok(("c1".into(), CallbackCue::Offer))
+        );
+        assert_eq!(
+            cue(Action::QueueFull {
+                call: call.clone(),
+                outcome: OutcomeKind::Callback
+            }),
+            Ok(("c1".into(), CallbackCue::Offer))
+        );
+        assert!(
+            cue(Action::MaxWaitOutcome {
+                call: call.clone(),
+                outcome: OutcomeKind::Voicemail
+            })
+            .is_err(),
+            "voicemail is not a callback"
+        );
+        assert_eq!(
+            cue(Action::DialCallback {
+                call: call.clone(),
+                agent: "ann".into(),
+                number: "+15550100".into(),
+                attempt: 2,
+                ring_ms: 30_000
+            }),
+            Ok((
+                "c1".into(),
+                CallbackCue::Dial {
+                    agent: "ann".into(),
+                    number: "+15550100".into(),
+                    attempt: 2,
+                    ring: Duration::from_secs(30)
+                }
+            ))
+        );
+        assert_eq!(
+            cue(Action::CallbackFailed { call, attempts: 3 }),
+            Ok(("c1".into(), CallbackCue::Failed { attempts: 3 }))
+        );
+    }
+}
