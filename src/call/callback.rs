@@ -207,14 +207,15 @@ impl IvrCall {
             .inc();
     }
 
-    /// Play one prompt in the caller's language (barge-in); its media play id.
-    fn play_own(&mut self, name: &str) -> Option<u64> {
+    /// Play one prompt in the caller's language; its media play id. Only the offer is
+    /// `barge_in`: the tail of the key that answered it must not cut what follows.
+    fn play_own(&mut self, name: &str, barge_in: bool) -> Option<u64> {
         let prompt = self.manager.prompts.get(self.ivr.language(), name);
         let Some(p) = prompt else {
             tracing::warn!(call_id = %self.call_id, prompt = name, "prompt missing");
             return None;
         };
-        Some(self.media.play(vec![p], true))
+        Some(self.media.play(vec![p], barge_in))
     }
 
     /// A digit while waiting: the answer to a callback offer, or the IVR's (returns false).
@@ -253,7 +254,7 @@ impl IvrCall {
             CallbackCue::Offer => {
                 if self.agent.is_none() && self.callback.offer() {
                     tracing::info!(call_id = %self.call_id, "offering a callback");
-                    self.play_own("callback_offer");
+                    self.play_own("callback_offer", true);
                 }
             }
             CallbackCue::Booked { number } => {
@@ -266,7 +267,7 @@ impl IvrCall {
                 self.record(Event::CallbackRequested { queue, number });
                 if !via_ivr {
                     self.media.stop_playback();
-                    match self.play_own("callback_booked") {
+                    match self.play_own("callback_booked", false) {
                         Some(id) => self.callback.goodbye(id),
                         None => self.hangup("ivr_hangup"),
                     }
@@ -283,7 +284,7 @@ impl IvrCall {
                     reason,
                 });
                 self.media.stop_playback();
-                self.play_own("invalid_option");
+                self.play_own("invalid_option", false);
                 if via_ivr {
                     // The IVR was saying goodbye: the caller waits in the queue instead.
                     self.ivr.resume_queued();

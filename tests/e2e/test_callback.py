@@ -20,11 +20,11 @@ SUPPORT = "+442079460000"
 CALLER = "+447700900123"
 
 
-def queues_file(tmp_path):
+def queues_file(tmp_path, allowed="+447700900"):
     """The sample queues with short callback timers on `hardware`: the maximum wait (2 s)
-    offers a callback; two attempts 1 s apart; only UK mobiles of the test range allowed."""
+    offers a callback; two attempts 1 s apart; only numbers starting `allowed` called back."""
     text = (REPO / "config" / "queues.toml").read_text()
-    text = re.sub(r"callback_allowed_prefixes = .*", 'callback_allowed_prefixes = ["+447700900"]', text)
+    text = re.sub(r"callback_allowed_prefixes = .*", f'callback_allowed_prefixes = ["{allowed}"]', text)
     hw = ('name = "hardware"\n'
           'max_wait = { after_s = 2, outcome = "callback" }\n'
           'callback = { max_attempts = 2, retry_after_s = 1, dial_timeout_s = 15 }\n')
@@ -35,7 +35,7 @@ def queues_file(tmp_path):
     return path
 
 
-def callback_server(ua, make_server, tmp_path):
+def callback_server(ua, make_server, tmp_path, allowed="+447700900"):
     trunk = f"""
 [[sip.trunks]]
 name = "pstn"
@@ -43,7 +43,7 @@ proxy = "127.0.0.1:{ua.udp_port}"
 domain = "127.0.0.1"
 """
     return make_server("sqlite", dialplans=plan_with_hours(tmp_path, True),
-                       queues=queues_file(tmp_path), extra=trunk)
+                       queues=queues_file(tmp_path, allowed), extra=trunk)
 
 
 def events(s, cid):
@@ -103,11 +103,8 @@ def wrap_up_and_check(s, page, ua, cid):
     assert rows == [("1", "agent1", "0", "hardware")], rows
 
 
-def test_caller_accepts_a_callback_while_waiting_and_is_called_back(ua, make_server, tmp_path):
-    s = callback_server(ua, make_server, tmp_path)
-    caller = ua.caller(f"sip:{CALLER}@127.0.0.1")
-    before = len(caller.incoming)
-    heard = tmp_path / "waiting.wav"
+def wait_in_queue_and_accept(ua, s, caller, heard):
+    """Queue for hardware (declining the IVR's offer), then accept the router's offer."""
     call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, record=str(heard))
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
     ua.pump(0.5)
@@ -121,7 +118,16 @@ def test_caller_accepts_a_callback_while_waiting_and_is_called_back(ua, make_ser
     # Nobody is ready; after the 2 s maximum wait the router offers a callback over the music.
     ua.pump(4.5)
     call.dtmf("1")
-    ua.wait(lambda: call.state == "DISCONNECTED", timeout=15, what="booked and hung up")
+    return call
+
+
+def test_caller_accepts_a_callback_while_waiting_and_is_called_back(ua, make_server, tmp_path):
+    s = callback_server(ua, make_server, tmp_path)
+    caller = ua.caller(f"sip:{CALLER}@127.0.0.1")
+    before = len(caller.incoming)
+    heard = tmp_path / "waiting.wav"
+    call = wait_in_queue_and_accept(ua, s, caller, heard)
+    ua.wait(lambda: call.state == "DISCONNECTED", timeout=30, what="booked and hung up")
     call.stop_recording()
     assert best_match(heard, PROMPTS / "en" / "callback_offer.wav") > 0.6
     assert best_match(heard, PROMPTS / "en" / "callback_booked.wav") > 0.6
@@ -130,7 +136,7 @@ def test_caller_accepts_a_callback_while_waiting_and_is_called_back(ua, make_ser
     assert len(caller.incoming) == before, "no callback before an agent is ready"
 
     page, phone = ready_agent(ua, s)
-    ua.wait(incoming_after(caller, before), timeout=15, what="the server calls the customer back")
+    ua.wait(incoming_after(caller, before), timeout=30, what="the server calls the customer back")
     offer = talk(ua, tmp_path, caller, caller.incoming[-1], phone, page)
     assert offer["call_id"] == call.cid, "the callback is the same contact as the call"
     assert offer["pop"]["caller"] == CALLER
@@ -161,14 +167,14 @@ def test_callback_booked_in_the_ivr_is_retried_when_busy(ua, make_server, tmp_pa
     call.dtmf("2")   # hardware → callback offer
     ua.pump(1.0)
     call.dtmf("1")   # yes, call me back
-    ua.wait(lambda: call.state == "DISCONNECTED", timeout=15, what="booked and hung up")
+    ua.wait(lambda: call.state == "DISCONNECTED", timeout=30, what="booked and hung up")
 
     page, phone = ready_agent(ua, s)
-    ua.wait(incoming_after(caller, before), timeout=15, what="first attempt")
+    ua.wait(incoming_after(caller, before), timeout=30, what="first attempt")
     caller.answer(caller.incoming[-1], 486)          # busy
     ua.wait(lambda: caller.incoming[-1].state == "DISCONNECTED")
     assert not phone.incoming, "the agent is not rung for an unanswered callback"
-    ua.wait(incoming_after(caller, before + 1), timeout=15, what="the retry")
+    ua.wait(incoming_after(caller, before + 1), timeout=30, what="the retry")
     talk(ua, tmp_path, caller, caller.incoming[-1], phone, page)
     wrap_up_and_check(s, page, ua, call.cid)
     evs = events(s, call.cid)
@@ -176,5 +182,29 @@ def test_callback_booked_in_the_ivr_is_retried_when_busy(ua, make_server, tmp_pa
                 if k in ("call.callback_dialled", "call.callback_no_answer", "call.callback_answered")]
     assert attempts == [("call.callback_dialled", 1), ("call.callback_no_answer", 1),
                         ("call.callback_dialled", 2), ("call.callback_answered", 2)], attempts
+    page.close()
+    phone.shutdown()
+
+
+def test_a_number_off_the_allow_list_is_told_and_keeps_waiting(ua, make_server, tmp_path):
+    s = callback_server(ua, make_server, tmp_path, allowed="+1")
+    caller = ua.caller(f"sip:{CALLER}@127.0.0.1")
+    before = len(caller.incoming)
+    heard = tmp_path / "waiting.wav"
+    call = wait_in_queue_and_accept(ua, s, caller, heard)
+    s.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' AND kind = 'call.callback_refused'", 1)
+    ua.pump(3.0)
+    assert call.state == "CONFIRMED", "a refused caller is not hung up"
+    page, phone = ready_agent(ua, s)
+    ua.wait(lambda: phone.incoming and phone.incoming[-1].state == "EARLY", timeout=15,
+            what="the waiting caller is offered to the agent")
+    call.hangup()
+    ua.wait(lambda: phone.incoming[-1].state == "DISCONNECTED")
+    call.stop_recording()
+    assert best_match(heard, PROMPTS / "en" / "invalid_option.wav") > 0.6, "the caller was told"
+    assert best_match(heard, PROMPTS / "en" / "callback_booked.wav") < 0.4
+    assert len(caller.incoming) == before, "nobody dials a refused number"
+    kinds = [k for k, _ in events(s, call.cid)]
+    assert "call.callback_requested" not in kinds and "call.callback_dialled" not in kinds, kinds
     page.close()
     phone.shutdown()
