@@ -56,9 +56,9 @@ pub enum CallbackCue {
     Failed { attempts: u32 },
 }
 
-/// The callback cue for a router action, or the action back if it is not one.
-pub fn cue_for(action: Action) -> Result<(CallId, CallbackCue), Action> {
-    Ok(match action {
+/// The callback cue for a router action, if it is one.
+pub fn cue_for(action: &Action) -> Option<(CallId, CallbackCue)> {
+    Some(match action {
         Action::OfferCallback { call, .. }
         | Action::MaxWaitOutcome {
             call,
@@ -67,9 +67,19 @@ pub fn cue_for(action: Action) -> Result<(CallId, CallbackCue), Action> {
         | Action::QueueFull {
             call,
             outcome: OutcomeKind::Callback,
-        } => (call, CallbackCue::Offer),
-        Action::CallbackBooked { call, number } => (call, CallbackCue::Booked { number }),
-        Action::CallbackRefused { call, reason } => (call, CallbackCue::Refused { reason }),
+        } => (call.clone(), CallbackCue::Offer),
+        Action::CallbackBooked { call, number } => (
+            call.clone(),
+            CallbackCue::Booked {
+                number: number.clone(),
+            },
+        ),
+        Action::CallbackRefused { call, reason } => (
+            call.clone(),
+            CallbackCue::Refused {
+                reason: reason.clone(),
+            },
+        ),
         Action::DialCallback {
             call,
             agent,
@@ -77,16 +87,21 @@ pub fn cue_for(action: Action) -> Result<(CallId, CallbackCue), Action> {
             attempt,
             ring_ms,
         } => (
-            call,
+            call.clone(),
             CallbackCue::Dial {
                 agent: agent.to_string(),
-                number,
-                attempt,
-                ring: Duration::from_millis(ring_ms),
+                number: number.clone(),
+                attempt: *attempt,
+                ring: Duration::from_millis(*ring_ms),
             },
         ),
-        Action::CallbackFailed { call, attempts } => (call, CallbackCue::Failed { attempts }),
-        other => return Err(other),
+        Action::CallbackFailed { call, attempts } => (
+            call.clone(),
+            CallbackCue::Failed {
+                attempts: *attempts,
+            },
+        ),
+        _ => return None,
     })
 }
 
@@ -218,8 +233,15 @@ impl IvrCall {
         Some(self.media.play(vec![p], barge_in))
     }
 
-    /// A digit while waiting: the answer to a callback offer, or the IVR's (returns false).
-    pub(super) fn callback_digit(&mut self, d: char) -> bool {
+    /// A key the caller pressed: the answer to a callback offer, else the IVR's.
+    pub(super) fn digit(&mut self, d: char) {
+        if !self.callback_digit(d) {
+            self.step(crate::ivr::engine::Input::Digit(d));
+        }
+    }
+
+    /// A digit while waiting: the answer to a callback offer, or not ours (false).
+    fn callback_digit(&mut self, d: char) -> bool {
         match self.callback.digit(d) {
             DigitUse::Pass => false,
             DigitUse::Decline => {
@@ -738,7 +760,7 @@ mod tests {
     #[test]
     fn router_actions_become_callback_cues() {
         let call = CallId::from("c1");
-        let cue = |a| cue_for(a).map(|(c, cue)| (c.to_string(), cue));
+        let cue = |a: Action| cue_for(&a).map(|(c, cue)| (c.to_string(), cue)).ok_or(());
         assert_eq!(
             cue(Action::MaxWaitOutcome {
                 call: call.clone(),

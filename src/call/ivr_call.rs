@@ -103,11 +103,7 @@ impl IvrCall {
                     }
                 }
                 ev = media_rx.recv() => match ev {
-                    Some(MediaEvent::Digit { digit, .. }) => {
-                        if !self.callback_digit(digit) {
-                            self.step(Input::Digit(digit));
-                        }
-                    }
+                    Some(MediaEvent::Digit { digit, .. }) => self.digit(digit),
                     Some(MediaEvent::PromptFinished { play_id, .. }) => {
                         if let Some(id) = self.plays.remove(&play_id) {
                             self.step(Input::PromptFinished(id));

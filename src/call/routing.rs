@@ -226,10 +226,11 @@ fn dispatch(
         | Action::CallbackBooked { .. }
         | Action::CallbackRefused { .. }
         | Action::DialCallback { .. }
-        | Action::CallbackFailed { .. }) => match super::callback::cue_for(a) {
-            Ok((call, c)) => cue(&call, Cue::Callback(c)),
-            Err(other) => tracing::debug!(action = ?other, "router action not acted on yet"),
-        },
+        | Action::CallbackFailed { .. }) => {
+            if let Some((call, c)) = super::callback::cue_for(&a) {
+                cue(&call, Cue::Callback(c));
+            }
+        }
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }
 }
