@@ -160,7 +160,7 @@ impl IvrCall {
         self.media.close();
         self.manager.finish_call(&self.call_id, cause);
         if let Some(cues) = booked {
-            super::callback::Pending::wait(self, cues);
+            super::callback_dial::Pending::wait(self, cues);
         }
     }
 

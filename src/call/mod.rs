@@ -7,6 +7,7 @@ mod agent_leg;
 mod agent_side;
 mod bridge;
 mod callback;
+mod callback_dial;
 mod facts;
 mod identity;
 mod ivr_call;
