@@ -84,6 +84,35 @@ pub enum Event {
     /// The caller asked to be called back instead of waiting.
     #[serde(rename = "call.callback_requested")]
     CallbackRequested { queue: String, number: String },
+    /// The caller's number may not be called back (`reason`); they stay queued.
+    #[serde(rename = "call.callback_refused")]
+    CallbackRefused { number: String, reason: String },
+    /// An agent is reserved and the customer is being dialled back (`attempt` from 1).
+    #[serde(rename = "call.callback_dialled")]
+    CallbackDialled {
+        number: String,
+        attempt: u32,
+        agent: String,
+        trunk: String,
+    },
+    /// The customer answered the callback; the reserved agent is offered the call next.
+    #[serde(rename = "call.callback_answered")]
+    CallbackAnswered {
+        number: String,
+        attempt: u32,
+        agent: String,
+    },
+    /// One attempt was not answered (`status`: the final SIP status, if any); the router retries
+    /// per the queue's policy.
+    #[serde(rename = "call.callback_no_answer")]
+    CallbackNoAnswer {
+        number: String,
+        attempt: u32,
+        status: Option<u16>,
+    },
+    /// Every attempt failed: the callback is dropped.
+    #[serde(rename = "call.callback_failed")]
+    CallbackFailed { number: String, attempts: u32 },
     /// The post-call survey score (1–5).
     #[serde(rename = "call.survey")]
     Survey { score: u8, ticket: Option<String> },
@@ -162,6 +191,11 @@ impl Event {
             Event::CallAgentEnded { .. } => "call.agent_ended",
             Event::CallAbandoned { .. } => "call.abandoned",
             Event::CallbackRequested { .. } => "call.callback_requested",
+            Event::CallbackRefused { .. } => "call.callback_refused",
+            Event::CallbackDialled { .. } => "call.callback_dialled",
+            Event::CallbackAnswered { .. } => "call.callback_answered",
+            Event::CallbackNoAnswer { .. } => "call.callback_no_answer",
+            Event::CallbackFailed { .. } => "call.callback_failed",
             Event::Survey { .. } => "call.survey",
             Event::CallRecording { .. } => "call.recording",
             Event::Voicemail { .. } => "call.voicemail",

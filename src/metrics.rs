@@ -42,6 +42,8 @@ pub struct Metrics {
     pub queue_handle: HistogramVec,
     pub supervisor_sockets: IntGauge,
     pub supervisor_actions: IntCounterVec,
+    /// Callbacks by outcome: booked, refused, dialled, answered, no_answer, failed.
+    pub callbacks: IntCounterVec,
 }
 
 /// Outcomes of `helpline_queue_calls_total`.
@@ -224,6 +226,12 @@ impl Metrics {
                 "helpline_supervisor_actions_total",
                 "Supervisor actions by kind and result (ok, refused)",
                 &["action", "result"],
+            ),
+            callbacks: counter_vec(
+                &r,
+                "helpline_callbacks_total",
+                "Callbacks by outcome (booked, refused, dialled, answered, no_answer, failed)",
+                &["outcome"],
             ),
             registry: r,
         };

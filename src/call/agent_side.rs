@@ -472,26 +472,9 @@ impl IvrCall {
         }
     }
 
-    /// Store an interaction without a wrap-up (abandoned calls, no agent pages), off the call's
-    /// path; a database outage only delays it.
+    /// Store an interaction without a wrap-up (abandoned calls, no agent pages).
     pub(super) fn save_interaction(&self, i: crate::crm::model::Interaction) {
-        let Some(crm) = self.manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(500);
-            for _ in 0..8 {
-                match crm.save(&i, None, now_ms()).await {
-                    Ok(_) => return,
-                    Err(e) => {
-                        tracing::warn!(call_id = %i.call_id, error = %e, "interaction not stored yet; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(30));
-                    }
-                }
-            }
-            tracing::error!(call_id = %i.call_id, "interaction given up after retries");
-        });
+        store_interaction(&self.manager, i);
     }
 
     /// Withdraw an offer: stop ringing the agent.
@@ -753,6 +736,28 @@ pub(super) fn accept_phone_answer(
     if let Some(n) = neg {
         media.set_remote(super::media_map::to_media(&n));
     }
+}
+
+/// Store an interaction without a wrap-up (abandoned calls, callbacks that failed, no agent
+/// pages), off the call's path; a database outage only delays it.
+pub(super) fn store_interaction(manager: &super::CallManager, i: crate::crm::model::Interaction) {
+    let Some(crm) = manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        for _ in 0..8 {
+            match crm.save(&i, None, now_ms()).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(call_id = %i.call_id, error = %e, "interaction not stored yet; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        tracing::error!(call_id = %i.call_id, "interaction given up after retries");
+    });
 }
 
 /// The media engine's view of a browser leg: plain RTP to the gateway's socket, G.711 as the

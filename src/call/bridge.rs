@@ -81,13 +81,7 @@ impl Bridge {
                 let uri = Uri::parse(&format!("sip:{number}@{}", t.domain)).map_err(|_| 500u16)?;
                 let to =
                     NameAddr::parse(&format!("<sip:{number}@{}>", t.domain)).map_err(|_| 500u16)?;
-                let credentials = match (&t.username, &t.password) {
-                    (Some(u), Some(p)) => Some(Credentials {
-                        username: u.clone(),
-                        secret: Secret::Password(p.clone()),
-                    }),
-                    _ => None,
-                };
+                let credentials = trunk_credentials(t);
                 Ok(Target {
                     peer: Peer::udp(t.proxy),
                     uri,
@@ -218,6 +212,17 @@ impl Bridge {
                 }
             }
         }
+    }
+}
+
+/// What we answer a trunk's 401/407 with, if it has a username and password.
+pub(super) fn trunk_credentials(t: &crate::config::TrunkSettings) -> Option<Credentials> {
+    match (&t.username, &t.password) {
+        (Some(u), Some(p)) => Some(Credentials {
+            username: u.clone(),
+            secret: Secret::Password(p.clone()),
+        }),
+        _ => None,
     }
 }
 

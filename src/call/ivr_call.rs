@@ -56,8 +56,10 @@ pub(super) struct IvrCall {
     pub agent: Option<super::agent_leg::AgentLeg>,
     /// A supervisor listening, whispering or barging in.
     pub monitor: Option<super::monitor::MonitorLeg>,
-    /// The caller's identity, for the From of the agent leg.
+    /// The caller's identity, for the From of the agent leg (and the number a callback dials).
     pub caller: String,
+    /// Where the call stands with a callback (offered, requested, booked, called back).
+    pub callback: super::callback::CallbackState,
     /// The agent has hung up (what follows is the survey).
     pub after_agent: bool,
     /// Milestones for the call's interaction row.
@@ -73,6 +75,52 @@ pub(super) struct IvrCall {
 }
 
 impl IvrCall {
+    /// A call task for an answered caller leg and its RTP session, at the start of its IVR.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: String,
+        leg: LegRef,
+        local: LocalMedia,
+        media: MediaSession,
+        ivr: Ivr,
+        manager: Arc<CallManager>,
+        caller: String,
+        facts: super::facts::Facts,
+    ) -> IvrCall {
+        let (desk_tx, desk_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (lookup_tx, lookup_rx) = tokio::sync::mpsc::unbounded_channel();
+        IvrCall {
+            call_id,
+            leg,
+            local,
+            media,
+            ivr,
+            manager,
+            plays: Default::default(),
+            pending: Default::default(),
+            hung_up_by_us: None,
+            queued: None,
+            recording_until: None,
+            call_recordings: Vec::new(),
+            held: false,
+            agent_held: false,
+            cues: None,
+            joining: None,
+            announcing: None,
+            agent: None,
+            monitor: None,
+            caller,
+            callback: Default::default(),
+            after_agent: false,
+            facts,
+            interaction_saved: false,
+            desk_tx,
+            desk_rx,
+            lookup_tx,
+            lookup_rx,
+        }
+    }
+
     pub async fn run(
         mut self,
         mut leg_rx: UnboundedReceiver<(LegRef, LegEvent)>,
@@ -110,12 +158,14 @@ impl IvrCall {
                     }
                 }
                 ev = media_rx.recv() => match ev {
-                    Some(MediaEvent::Digit { digit, .. }) => self.step(Input::Digit(digit)),
+                    Some(MediaEvent::Digit { digit, .. }) => self.digit(digit),
                     Some(MediaEvent::PromptFinished { play_id, .. }) => {
                         if let Some(id) = self.plays.remove(&play_id) {
                             self.step(Input::PromptFinished(id));
                         } else if self.announcing == Some(play_id) {
                             self.announcing = None;
+                        } else {
+                            self.callback_prompt_finished(play_id);
                         }
                     }
                     Some(MediaEvent::RecordingFinished { path, error, .. }) => {
@@ -142,6 +192,7 @@ impl IvrCall {
                     Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
                     Some(Cue::Announce { position, ewt_ms }) => self.announce(position, ewt_ms),
                     Some(Cue::QueueChanged { queue }) => self.queue_changed(queue),
+                    Some(Cue::Callback(c)) => self.callback_cue(c),
                     None => self.cues = None,
                 },
                 ticket = async { match self.joining.as_mut() { Some(j) => (&mut j.ticket).await.ok().flatten(), None => std::future::pending().await } } => {
@@ -169,12 +220,16 @@ impl IvrCall {
                 }
             }
         };
+        let booked = self.take_booked_callback();
         self.leave_routing();
         if let Some(st) = self.media.stats().await {
             tracing::info!(call_id = %self.call_id, stats = ?st, "call media");
         }
         self.media.close();
         self.manager.finish_call(&self.call_id, cause);
+        if let Some(cues) = booked {
+            super::callback_dial::Pending::wait(self, cues);
+        }
     }
 
     fn drain_pending(&mut self) {
@@ -232,33 +287,8 @@ impl IvrCall {
                     answer: crate::ivr::crm::LookupAnswer::NotFound,
                 })),
             },
-            Action::Enqueue(q) => {
-                self.facts.queued_ms.get_or_insert(crate::events::now_ms());
-                self.facts.queue = Some(q.queue.clone());
-                self.facts.ticket = q.ticket.clone();
-                self.facts.ivr.digits = q.vars.clone();
-                self.facts.ivr.language = Some(q.language.clone());
-                self.record(Event::CallQueued {
-                    queue: q.queue.clone(),
-                    skills: q.skills.clone(),
-                    priority: q.priority,
-                    language: q.language.clone(),
-                    ticket: q.ticket.clone(),
-                    tags: q.tags.clone(),
-                });
-                if let Some(music) = m.prompts.get("music", "hold") {
-                    self.media.start_music(vec![music]);
-                }
-                self.queued = Some(q.clone());
-                self.join_queue(&q);
-            }
-            Action::CallbackRequested(q) => {
-                self.facts.callback = true;
-                self.record(Event::CallbackRequested {
-                    queue: q.queue.clone(),
-                    number: q.caller.clone(),
-                });
-            }
+            Action::Enqueue(q) => self.enqueue(q, None),
+            Action::CallbackRequested(q) => self.callback_from_ivr(q),
             Action::RecordVoicemail { max_secs, ticket } => {
                 let path = m
                     .settings
@@ -305,6 +335,30 @@ impl IvrCall {
         }
     }
 
+    /// The call leaves the IVR for the router, with music on hold; with `callback_number` it
+    /// waits as a virtual caller to be dialled back.
+    pub(super) fn enqueue(&mut self, q: QueueRequest, callback_number: Option<String>) {
+        let m = &self.manager;
+        self.facts.queued_ms.get_or_insert(crate::events::now_ms());
+        self.facts.queue = Some(q.queue.clone());
+        self.facts.ticket = q.ticket.clone();
+        self.facts.ivr.digits = q.vars.clone();
+        self.facts.ivr.language = Some(q.language.clone());
+        self.record(Event::CallQueued {
+            queue: q.queue.clone(),
+            skills: q.skills.clone(),
+            priority: q.priority,
+            language: q.language.clone(),
+            ticket: q.ticket.clone(),
+            tags: q.tags.clone(),
+        });
+        if let Some(music) = m.prompts.get("music", "hold") {
+            self.media.start_music(vec![music]);
+        }
+        self.queued = Some(q.clone());
+        self.join_queue(&q, callback_number);
+    }
+
     /// Keep the caller's path (nodes entered, the last menu choice) for the pop and the
     /// interaction row.
     fn note_step(&mut self, node: &str, kind: &crate::ivr::engine::IvrEventKind) {
@@ -329,7 +383,7 @@ impl IvrCall {
         }
     }
 
-    fn hangup(&mut self, why: &'static str) {
+    pub(super) fn hangup(&mut self, why: &'static str) {
         if self.hung_up_by_us.is_none() {
             self.hung_up_by_us = Some(why);
             self.command(Command::Hangup(self.leg.leg));

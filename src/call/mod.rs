@@ -7,6 +7,8 @@ mod agent_leg;
 mod agent_side;
 mod announcement;
 mod bridge;
+mod callback;
+mod callback_dial;
 mod facts;
 mod hold;
 mod identity;
@@ -423,42 +425,14 @@ impl CallManager {
         let called_number = called.clone();
         self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (desk_tx, desk_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (lookup_tx, lookup_rx) = tokio::sync::mpsc::unbounded_channel();
         let facts = facts::Facts {
             arrived_ms: crate::events::now_ms(),
             called: called_number.clone(),
             ..Default::default()
         };
-        let task = ivr_call::IvrCall {
-            call_id,
-            leg: call.leg,
-            local,
-            media,
-            ivr,
-            manager,
-            plays: Default::default(),
-            pending: Default::default(),
-            hung_up_by_us: None,
-            queued: None,
-            recording_until: None,
-            call_recordings: Vec::new(),
-            held: false,
-            agent_held: false,
-            cues: None,
-            joining: None,
-            announcing: None,
-            agent: None,
-            monitor: None,
-            caller: caller_id,
-            after_agent: false,
-            facts,
-            interaction_saved: false,
-            desk_tx,
-            desk_rx,
-            lookup_tx,
-            lookup_rx,
-        };
+        let task = ivr_call::IvrCall::new(
+            call_id, call.leg, local, media, ivr, manager, caller_id, facts,
+        );
         tokio::spawn(task.run(rx, media_rx));
         self.answer(call.leg, sdp.into(), tx)
     }

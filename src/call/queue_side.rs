@@ -22,13 +22,15 @@ impl IvrCall {
     /// Queue the call as the IVR asked: music has started; the router gets the call once the
     /// CRM has said which ticket is the caller's (`Crm::routing_ticket`: a ticket typed in the
     /// IVR, else their most urgent open one), or at once without a CRM.
-    pub(super) fn join_queue(&mut self, q: &QueueRequest) {
+    /// `callback_number`: the caller booked a callback in the IVR (a virtual call).
+    pub(super) fn join_queue(&mut self, q: &QueueRequest, callback_number: Option<String>) {
         let call = QueuedCall {
             call: CallId::from(self.call_id.as_str()),
             queue: q.queue.clone(),
             skills: q.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             language: Some(q.language.clone()).filter(|l| !l.is_empty()),
             priority: i32::from(q.priority),
+            callback_number,
             ..Default::default()
         };
         let Some(router) = self.router().cloned() else {

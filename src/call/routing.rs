@@ -6,7 +6,7 @@ use crate::acd::config::AcdConfig;
 use crate::acd::router::{
     AcdError, Action, AgentStateRecord, CallSnapshot, Input, QueuedCall, Router, Snapshot,
 };
-use crate::acd::types::{AgentId, CallId};
+use crate::acd::types::{AgentId, CallId, OutcomeKind};
 use crate::desk::Desk;
 use crate::events::{now_ms, Event};
 use crate::store::StoreHandle;
@@ -27,6 +27,9 @@ pub enum Cue {
     Announce { position: u32, ewt_ms: Option<u64> },
     /// The call now waits in this queue (overflow, or a supervisor moved it).
     QueueChanged { queue: String },
+    /// Callbacks (see [`super::callback`]): offer one to the waiting caller, it was booked or
+    /// refused, dial the customer back for the reserved agent, or every attempt failed.
+    Callback(super::callback::CallbackCue),
 }
 
 enum Msg {
@@ -249,6 +252,23 @@ fn dispatch(
             };
             events.append(ev.record(Some(call.as_str()), now_ms()));
             cue(&call, Cue::QueueChanged { queue: to });
+        }
+        a @ (Action::OfferCallback { .. }
+        | Action::MaxWaitOutcome {
+            outcome: OutcomeKind::Callback,
+            ..
+        }
+        | Action::QueueFull {
+            outcome: OutcomeKind::Callback,
+            ..
+        }
+        | Action::CallbackBooked { .. }
+        | Action::CallbackRefused { .. }
+        | Action::DialCallback { .. }
+        | Action::CallbackFailed { .. }) => {
+            if let Some((call, c)) = super::callback::cue_for(&a) {
+                cue(&call, Cue::Callback(c));
+            }
         }
         other => tracing::debug!(action = ?other, "router action not acted on yet"),
     }

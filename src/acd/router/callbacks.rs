@@ -1,7 +1,7 @@
 //! Callbacks that keep the caller's place: the caller hangs up, a virtual call waits in
 //! their position; at the front an agent is reserved and the call layer dials the
 //! customer back, retrying per the queue's policy.
-use super::explain::Explanation;
+use super::explain::{Explanation, Scored};
 use super::io::{AcdError, Action};
 use super::state::{AState, CState, CallbackState};
 use super::timers::Timer;
@@ -44,10 +44,14 @@ impl Router {
         }
         if let Some(c) = self.calls.get_mut(slot) {
             c.callback = Some(CallbackState {
-                number,
+                number: number.clone(),
                 attempts: 0,
             });
         }
+        self.emit(Action::CallbackBooked {
+            call: id.clone(),
+            number,
+        });
         // Same key, same place; max-wait no longer applies (the caller is not on hold).
         self.arm_queue_timers(slot);
         Ok(())
@@ -81,6 +85,7 @@ impl Router {
             agent,
             number,
             attempt,
+            ring_ms: timeout,
         });
     }
 
@@ -100,14 +105,44 @@ impl Router {
             self.callback_failed_attempt(slot);
             return Ok(());
         }
-        c.state = CState::Connected(a);
-        c.answered_at = Some(self.now);
-        let q = c.queue;
-        let ag = &mut self.agents[a as usize];
-        ag.answered += 1;
-        ag.disposition_done = false;
-        self.set_state(a, AState::OnCall(slot), None);
-        self.queues[q.0 as usize].answered += 1;
+        // The customer is on the line: from here it is an ordinary offer to the reserved
+        // agent (RONA and rejection apply; the customer then waits as a live caller, in front).
+        c.callback = None;
+        c.callback_offered = true;
+        c.state = CState::Ringing(vec![a]);
+        c.offer_epoch = c.offer_epoch.wrapping_add(1);
+        let (call, uid, offer, q) = (c.id.clone(), c.uid, c.offer_epoch, c.queue);
+        let requirement = self.cfg.describe(&c.reqs);
+        let relaxation_stage = c.stage;
+        self.set_state(a, AState::Ringing(slot), None);
+        let qr = &self.queues[q.0 as usize];
+        let ring_ms = qr.def.rona_ms;
+        let agent = self.agents[a as usize].id.clone();
+        let explanation = Explanation {
+            call: call.clone(),
+            at_ms: self.now,
+            queue: qr.def.name.clone(),
+            trigger: "callback-answered",
+            rule: "the agent reserved for the callback".into(),
+            requirement,
+            relaxation_stage,
+            penalty: 0,
+            considered: 1,
+            chosen: vec![Scored {
+                agent: agent.clone(),
+                score: 0,
+            }],
+            runners_up: Vec::new(),
+        };
+        self.timers
+            .push(self.now + ring_ms, Timer::Rona { slot, uid, offer });
+        self.explain.record(explanation.clone());
+        self.emit(Action::Offer {
+            call,
+            agents: vec![agent],
+            ring_ms,
+            explanation,
+        });
         Ok(())
     }
 

@@ -113,10 +113,17 @@ impl Router {
             max_wait_done: false,
             ranked: false,
         };
-        let is_cb = call.callback.is_some();
+        let booked = call.callback.as_ref().map(|cb| cb.number.clone());
+        let is_cb = booked.is_some();
         let uid = call.uid;
         let slot = self.calls.insert(call);
-        self.call_ids.insert(qc.call, slot);
+        self.call_ids.insert(qc.call.clone(), slot);
+        if let Some(number) = booked {
+            self.emit(Action::CallbackBooked {
+                call: qc.call,
+                number,
+            });
+        }
         if let (false, Some(every)) = (is_cb, self.queues[q.0 as usize].def.announce_every_ms) {
             self.timers.push(now + every, Timer::Announce { slot, uid });
         }

@@ -175,7 +175,12 @@ pub enum Action {
         agent: AgentId,
         number: String,
         attempt: u32,
+        /// The router counts the attempt as unanswered after this long.
+        ring_ms: Millis,
     },
+    /// The callback is taken (the number is allowed): the caller may hang up, their place is
+    /// kept by a virtual call.
+    CallbackBooked { call: CallId, number: String },
     /// All dial attempts failed; the callback is dropped.
     CallbackFailed { call: CallId, attempts: u32 },
     /// The number is not permitted; the caller stays queued.

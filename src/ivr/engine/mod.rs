@@ -193,6 +193,15 @@ impl Session {
         self.state == State::Enqueued
     }
 
+    /// The call is back with the router after leaving the plan for a callback (the caller
+    /// was called back, or their callback was refused): an agent follows, then the survey.
+    /// Any prompt or timer of the node the caller was at is forgotten.
+    pub fn resume_queued(&mut self) {
+        self.state = State::Enqueued;
+        self.deadline = None;
+        self.typeahead.clear();
+    }
+
     /// Whether the session has nothing more to do (hung up or transferred).
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Done | State::Transferred)

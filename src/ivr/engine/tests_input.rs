@@ -564,3 +564,25 @@ fn unanswered_survey_is_skipped_and_no_survey_means_plain_hangup() {
         }]
     );
 }
+
+#[test]
+fn a_called_back_caller_gets_the_survey_after_the_agent() {
+    let nodes = format!(
+        "{CALLBACK}\n{}",
+        SURVEY.replace("[nodes.q]\nkind = \"enqueue\"\nqueue = \"tickets\"\n", "")
+    );
+    let mut c = Call::new(&plan_text("cb", true, &nodes));
+    c.start();
+    c.digit('1');
+    c.finish();
+    assert!(c.s.is_finished(), "hung up after the booking prompt");
+    assert!(
+        c.send(Input::AgentHungUp).is_empty(),
+        "a finished session does nothing for an agent"
+    );
+    c.s.resume_queued();
+    assert!(c.s.is_enqueued());
+    assert_eq!(c.s.next_deadline(), None);
+    let acts = c.send(Input::AgentHungUp);
+    assert_eq!(plays(&acts), vec![vec!["en/survey"]]);
+}

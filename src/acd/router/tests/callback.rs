@@ -29,6 +29,7 @@ fn dial(acts: &[Action]) -> Option<(String, String, String, u32)> {
             agent,
             number,
             attempt,
+            ..
         } => Some((
             call.to_string(),
             agent.to_string(),
@@ -54,7 +55,14 @@ fn setup() -> H {
         call: "c1".into(),
         number: "+15550100".into(),
     });
-    assert!(acts.is_empty());
+    assert_eq!(
+        acts,
+        vec![Action::CallbackBooked {
+            call: "c1".into(),
+            number: "+15550100".into()
+        }],
+        "the caller is told it is booked, and nothing else happens yet"
+    );
     h
 }
 
@@ -72,10 +80,14 @@ fn callback_keeps_the_place_and_reserves_an_agent_to_dial() {
         (AgentStatus::Reserved, Some("callback".into()))
     );
     assert!(offers(&acts).is_empty(), "c2 is behind the virtual caller");
-    h.input(Input::CallbackResult {
+    // The customer answered: the reserved agent is offered the call like any other.
+    let acts = h.input(Input::CallbackResult {
         call: "c1".into(),
         answered: true,
     });
+    assert_eq!(one_offer(&acts), ("c1".into(), "ann".into()));
+    assert_eq!(h.status("ann").0, AgentStatus::Ringing);
+    h.answer("c1", "ann");
     assert_eq!(h.status("ann").0, AgentStatus::OnCall);
     let acts = h.end("c1");
     assert_eq!(one_offer(&acts), ("c2".into(), "ann".into()));
@@ -127,6 +139,12 @@ fn callback_is_offered_when_the_wait_is_long_and_numbers_are_checked() {
         .iter()
         .any(|a| matches!(a, Action::CallbackRefused { .. })));
     assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::CallbackBooked { .. })),
+        "a refused number is not booked"
+    );
+    assert!(
         h.at(31_000)
             .iter()
             .any(|a| matches!(a, Action::Announce { .. })),
@@ -141,7 +159,13 @@ fn a_web_callback_request_queues_a_virtual_caller() {
         callback_number: Some("+15550123".into()),
         ..call("web1", "q")
     });
-    assert!(acts.is_empty());
+    assert_eq!(
+        acts,
+        vec![Action::CallbackBooked {
+            call: "web1".into(),
+            number: "+15550123".into()
+        }]
+    );
     let acts = h.login("ann");
     assert_eq!(dial(&acts).map(|d| d.2), Some("+15550123".into()));
     let refused = h.queue(QueuedCall {
@@ -151,4 +175,67 @@ fn a_web_callback_request_queues_a_virtual_caller() {
     assert!(refused
         .iter()
         .any(|a| matches!(a, Action::CallbackRefused { .. })));
+}
+
+#[test]
+fn the_dial_carries_the_queue_dial_timeout() {
+    let mut h = setup();
+    h.now = 50_000;
+    let acts = h.end("x");
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::DialCallback {
+            ring_ms: 30_000,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_unanswered_offer_of_the_called_back_customer_keeps_them_in_front() {
+    let mut h = desk();
+    h.login("ann");
+    h.enqueue("x", "q");
+    h.answer("x", "ann");
+    h.now = 1000;
+    h.enqueue("c1", "q");
+    h.input(Input::CallbackRequested {
+        call: "c1".into(),
+        number: "+15550100".into(),
+    });
+    h.now = 2000;
+    h.enqueue("c2", "q");
+    h.now = 10_000;
+    h.end("x");
+    h.input(Input::CallbackResult {
+        call: "c1".into(),
+        answered: true,
+    });
+    // ann's phone is not answered within the queue's ring time (RONA, default 15 s)
+    let acts = h.at(40_000);
+    assert_eq!(stops(&acts), vec![("c1".into(), "ann".into())]);
+    assert_eq!(
+        h.status("ann"),
+        (AgentStatus::NotReady, Some("missed".into()))
+    );
+    assert_eq!(
+        h.r.waiting_count(),
+        2,
+        "the customer, now on the line, waits again"
+    );
+    assert!(
+        dial(&acts).is_none(),
+        "a customer on the line is not dialled again"
+    );
+    let snap = h.r.calls_snapshot(h.now, None, 10);
+    let first = snap.first().expect("calls");
+    assert_eq!(
+        (first.id.as_str(), first.position, first.callback),
+        ("c1", Some(1), false),
+        "c1 keeps its place ahead of c2, as a live caller"
+    );
+    let acts = h.input(Input::AgentReady {
+        agent: "ann".into(),
+    });
+    assert_eq!(one_offer(&acts), ("c1".into(), "ann".into()));
 }
