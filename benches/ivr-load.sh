@@ -15,6 +15,8 @@
 # Usage: benches/ivr-load.sh
 # Environment (defaults in brackets): CALLS [1000]  HOLD seconds [60]  RATE set-up calls/s [100]
 #   SOCKETS [4]  PORT [5090]  HTTP_PORT [8090]  OUT [target/bench]  PREBUILT=1 skips the build
+#   RT_PRIO [10]: run the server under `chrt -f RT_PRIO` (SCHED_FIFO, as production should give
+#   the media workers; needs root or CAP_SYS_NICE); 0 runs it at normal priority
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +27,9 @@ RATE=${RATE:-100}
 SOCKETS=${SOCKETS:-4}
 PORT=${PORT:-5090}
 HTTP_PORT=${HTTP_PORT:-8090}
+RT_PRIO=${RT_PRIO:-10}
+CHRT=()
+[ "$RT_PRIO" = 0 ] || CHRT=(chrt -f "$RT_PRIO")
 NUMBER=+442079460000
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 HELPLINE=$TARGET_DIR/release/helpline
@@ -65,7 +70,7 @@ agents = "$ROOT/config/agents.toml"
 users = "$ROOT/config/users.toml"
 CFG
 "$HELPLINE" --config "$H/helpline.toml" check
-RUST_LOG=${RUST_LOG:-warn} "$HELPLINE" --config "$H/helpline.toml" serve >"$OUT/ivr-helpline.log" 2>&1 &
+RUST_LOG=${RUST_LOG:-warn} "${CHRT[@]}" "$HELPLINE" --config "$H/helpline.toml" serve >"$OUT/ivr-helpline.log" 2>&1 &
 HL_PID=$!
 PIDS+=("$HL_PID")
 for _ in $(seq 100); do
@@ -101,7 +106,7 @@ EOF
 SAMPLER=$!
 PIDS+=("$SAMPLER")
 
-echo "== $CALLS IVR callers (RTP + RFC 4733 keys 1,2,3 every 4 s) held $HOLD s on helpline (pid $HL_PID)"
+echo "== $CALLS IVR callers (RTP + RFC 4733 keys 1,2,3 every 4 s) held $HOLD s on helpline (pid $HL_PID, ${CHRT[*]:-normal priority})"
 "$HELPLINE" loadgen --target "127.0.0.1:$PORT" --number "$NUMBER" --sockets "$SOCKETS" \
     --concurrent "$CALLS" --rate "$RATE" --hold "$HOLD" --server-pid "$HL_PID" \
     --digits 123 --first-digit 3 --digit-every 4 \
