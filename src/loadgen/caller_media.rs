@@ -197,10 +197,10 @@ impl CallerMedia {
                 None => c.next_digit_frame = u64::MAX,
             }
         }
-        let event = match c.pressing.as_mut() {
-            Some((sender, start_ts)) => Some((sender.next_packet(), *start_ts)),
-            None => None,
-        };
+        let event = c
+            .pressing
+            .as_mut()
+            .map(|(sender, start_ts)| (sender.next_packet(), *start_ts));
         match event {
             Some((Some(pkt), start_ts)) => {
                 out.push((
