@@ -214,6 +214,18 @@ pub struct LoadgenArgs {
     /// Write the JSON report here (the table still goes to stdout).
     #[arg(long)]
     json_file: Option<PathBuf>,
+    /// Answered calls send RTP (20 ms PCMU frames) like IVR callers, counting what comes back.
+    #[arg(long)]
+    rtp: bool,
+    /// Keys each caller presses in turn as RFC 4733 events, e.g. `123` (implies --rtp).
+    #[arg(long)]
+    digits: Option<String>,
+    /// Seconds from the answer to the first key press.
+    #[arg(long, default_value = "3")]
+    first_digit: f64,
+    /// Seconds between key presses.
+    #[arg(long, default_value = "4")]
+    digit_every: f64,
 }
 
 pub fn loadgen(a: LoadgenArgs) -> Result<(), CliError> {
@@ -252,8 +264,29 @@ pub fn loadgen(a: LoadgenArgs) -> Result<(), CliError> {
             duration: secs(a.duration)?,
         }
     };
+    if let Some(d) = &a.digits {
+        if d.is_empty()
+            || !d
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+        {
+            return Err(CliError(format!(
+                "--digits: `{d}` must be keys 0-9, * or #"
+            )));
+        }
+    }
+    let digits = match a.digits {
+        Some(digits) => Some(crate::loadgen::caller_media::DigitPlan {
+            digits,
+            first_digit: secs(a.first_digit)?,
+            digit_every: secs(a.digit_every)?,
+        }),
+        None => None,
+    };
     let opts = Options {
         target: a.target,
+        rtp: a.rtp,
+        digits,
         number: a.number,
         sockets: a.sockets,
         server_pid: a.server_pid,

@@ -78,17 +78,15 @@ fn spawn_reload_on_sighup(
             return;
         };
         while hup.recv().await.is_some() {
-            let result = crate::acd::config::load_files(
+            let candidate = crate::acd::config::load_files(
                 &settings.paths.queues,
                 settings.paths.agents.as_deref(),
             )
-            .and_then(|acd| {
-                load_dialplans(&settings, &acd.config, live.next_version())
-                    .map(|set| live.install(Ok(set)))
-            });
-            match result {
-                Ok(Ok(version)) => tracing::info!(version, "dialplans reloaded"),
-                Ok(Err(diags)) | Err(diags) => {
+            .and_then(|acd| load_dialplans(&settings, &acd.config, live.next_version()));
+            // A refused set is kept as the supervisors' "last reload error" and counted.
+            match live.install(candidate) {
+                Ok(version) => tracing::info!(version, "dialplans reloaded"),
+                Err(diags) => {
                     metrics
                         .config_reload_errors
                         .with_label_values(&["dialplan"])

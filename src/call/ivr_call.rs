@@ -173,8 +173,7 @@ impl IvrCall {
                             continue;
                         }
                         self.recording_until = None;
-                        self.facts.recording = Some(path.display().to_string());
-                        self.record(Event::Voicemail { path: path.display().to_string(), ticket: None });
+                        self.voicemail_recorded(&path, error.as_deref());
                         self.step(Input::RecordingFinished);
                     }
                     Some(MediaEvent::MediaTimeout { silent_for }) => {
@@ -220,6 +219,7 @@ impl IvrCall {
                 }
             }
         };
+        self.voicemail_on_hangup(&mut media_rx).await;
         let booked = self.take_booked_callback();
         self.leave_routing();
         if let Some(st) = self.media.stats().await {
@@ -299,7 +299,8 @@ impl IvrCall {
                 if let Some(dir) = path.parent() {
                     let _ = std::fs::create_dir_all(dir);
                 }
-                let _ = ticket;
+                // The ticket the IVR identified, if any: the message is filed on it.
+                self.facts.ticket = ticket;
                 self.media.start_recording(path, RecordingMode::Mixed);
                 self.recording_until =
                     Some(tokio::time::Instant::now() + Duration::from_secs(u64::from(max_secs)));

@@ -20,6 +20,7 @@ mod queue_side;
 mod recording;
 pub mod routing;
 mod session;
+mod voicemail;
 
 pub use identity::{caller_identity, dialled_number};
 pub use recording::CallRecording;
@@ -71,6 +72,16 @@ pub struct CallManager {
 }
 
 impl CallManager {
+    /// The live dialplans (None when the IVR is not running), for supervisors.
+    pub fn dialplans(&self) -> Option<&Arc<crate::ivr::set::LiveDialplans>> {
+        self.ivr.as_ref().map(|p| &p.dialplans)
+    }
+
+    /// The RTP engine's figures (None when the IVR is not running), for `/metrics`.
+    pub fn media_stats(&self) -> Option<crate::media::stats::MediaStatsSnapshot> {
+        self.ivr.as_ref().map(|p| p.media.stats().snapshot())
+    }
+
     /// `ivr`: None runs signalling only (every support number answered and held until BYE).
     pub fn new(
         settings: Arc<Settings>,

@@ -10,6 +10,7 @@
 //!   "http"`): lookups go to it behind a circuit breaker; outcomes are stored locally first and
 //!   delivered from the outbox by a background task ([`outbox::spawn_outbox`]).
 //! - [`import`], [`demo`]: CSV import (all or nothing) and the demo data set.
+//! - [`voicemail`]: a message left in the IVR, filed on the caller's ticket (or a new one).
 
 pub mod breaker;
 pub mod demo;
@@ -25,6 +26,7 @@ mod tests;
 
 #[cfg(test)]
 mod tests_http;
+pub mod voicemail;
 
 use crate::config::CrmSettings;
 use crate::ivr::crm::{CallerFacts, LookupAnswer, LookupKind, TicketFact, TicketPriority};

@@ -122,6 +122,9 @@ pub struct InteractionSummary {
     pub abandoned: bool,
     pub ticket_number: Option<String>,
     pub survey_score: Option<i64>,
+    /// The recorded message or call, when there is one (a voicemail left in the IVR).
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

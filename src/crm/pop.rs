@@ -102,6 +102,7 @@ mod tests {
             abandoned: false,
             ticket_number: None,
             survey_score: None,
+            recording: None,
         }
     }
 

@@ -73,6 +73,7 @@ impl FakeData {
             abandoned: false,
             ticket_number: Some("T-1001".into()),
             survey_score: None,
+            recording: None,
         };
         FakeData {
             contacts: vec![

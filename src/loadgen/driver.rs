@@ -6,6 +6,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::caller_media::MediaConfig;
 use super::cpu::CpuMeter;
 use super::msg::Party;
 use super::report::{ConcurrentReport, Report, StepReport};
@@ -131,19 +132,30 @@ fn open_shards(opts: &Options) -> io::Result<Vec<Shard>> {
         format!("{:x}", (std::process::id() << 20) ^ nanos)
     };
     let per_shard_max = opts.max_in_flight.div_ceil(opts.sockets).max(1);
+    let media = opts.rtp || opts.digits.is_some();
     (0..opts.sockets)
         .map(|i| {
-            Shard::spawn(opts.bind, opts.target, per_shard_max, |local| UacConfig {
-                party: Party {
-                    local,
-                    target: opts.target,
-                    number: opts.number.clone(),
-                    from_user: opts.from_user.clone(),
+            Shard::spawn(
+                opts.bind,
+                opts.target,
+                per_shard_max,
+                media,
+                |local, rtp_port| UacConfig {
+                    party: Party {
+                        local,
+                        target: opts.target,
+                        number: opts.number.clone(),
+                        from_user: opts.from_user.clone(),
+                    },
+                    hold: None,
+                    t1: opts.t1,
+                    tag: format!("{run_tag}-{i}"),
+                    media: rtp_port.map(|rtp_port| MediaConfig {
+                        rtp_port,
+                        digits: opts.digits.clone(),
+                    }),
                 },
-                hold: None,
-                t1: opts.t1,
-                tag: format!("{run_tag}-{i}"),
-            })
+            )
         })
         .collect()
 }
@@ -233,14 +245,19 @@ async fn run_concurrent(
             rate: rate / n as f64,
         });
     }
-    wait_until(shards, |s| !s.pacing && s.load.in_flight == 0).await;
+    let done = wait_until(shards, |s| !s.pacing && s.load.in_flight == 0).await;
     let (server, own) = cpu.stop();
     let stats = take_stats(shards).await;
+    let media = done.iter().filter_map(|s| s.media).reduce(|mut a, b| {
+        a.merge(&b);
+        a
+    });
     ConcurrentReport {
         target: calls,
         established,
         held,
         hold_s: opts.hold.as_secs_f64(),
         total: StepReport::new(rate, started.elapsed(), &stats, server, own),
+        media,
     }
 }

@@ -6,7 +6,10 @@
 //! Layout: `uac` is the sans-IO engine (call table + RFC 3261 client timers), `shard`
 //! runs one engine per UDP socket on tokio, `driver` sequences steps and measures CPU,
 //! `report` formats the result. `fake_uas` is a minimal answering UAS for tests.
+//! `caller_media` makes answered calls behave like IVR callers: RTP every 20 ms and RFC 4733
+//! key presses on a schedule, counting what the server sends back.
 
+pub mod caller_media;
 mod cpu;
 mod driver;
 pub mod fake_uas;
@@ -73,6 +76,10 @@ pub struct Options {
     pub server_pid: Option<u32>,
     /// RFC 3261 T1; timers A/E start at it, B/F are 64·T1.
     pub t1: Duration,
+    /// Answered calls send RTP (20 ms PCMU silence) as IVR callers do.
+    pub rtp: bool,
+    /// …and press these keys as RFC 4733 events (implies `rtp`).
+    pub digits: Option<caller_media::DigitPlan>,
 }
 
 impl Default for Options {
@@ -91,6 +98,8 @@ impl Default for Options {
             max_in_flight: 100_000,
             server_pid: None,
             t1: Duration::from_millis(500),
+            rtp: false,
+            digits: None,
         }
     }
 }

@@ -120,6 +120,8 @@ pub struct ConcurrentReport {
     pub hold_s: f64,
     /// Set-up, hold and release: every call of the run.
     pub total: StepReport,
+    /// What the simulated callers' media did (with `--rtp` / `--digits`).
+    pub media: Option<super::caller_media::MediaCounts>,
 }
 
 /// The result of a run.
@@ -206,6 +208,13 @@ impl fmt::Display for Report {
                 c.target, c.established, c.held, c.hold_s
             )?;
             write_step(f, &c.total)?;
+            if let Some(m) = &c.media {
+                writeln!(
+                    f,
+                    "caller media: {} calls, RTP {} sent / {} received, {} key presses sent, {} calls heard nothing",
+                    m.calls, m.rtp_sent, m.rtp_received, m.digits_sent, m.calls_without_audio
+                )?;
+            }
         }
         if let Some(rate) = self.best_clean_rate {
             writeln!(

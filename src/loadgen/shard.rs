@@ -1,7 +1,8 @@
 //! The I/O edge of the load generator: one connected UDP socket and one tokio task per
 //! shard, owning a [`Uac`] engine. The task receives (draining bursts without
 //! yielding), ticks every millisecond to start paced calls and run timers, sends what
-//! the engine produced, and obeys commands from the driver.
+//! the engine produced, and obeys commands from the driver. With caller media it also owns an
+//! unconnected RTP socket: the engine's frames go out from it and the server's come back to it.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::caller_media::MediaCounts;
 use super::pacer::Pacer;
 use super::stats::Stats;
 use super::uac::{Load, Uac, UacConfig};
@@ -43,6 +45,8 @@ pub struct Status {
     /// Still starting or releasing calls.
     pub pacing: bool,
     pub load: Load,
+    /// What the callers' media did (None without media).
+    pub media: Option<MediaCounts>,
 }
 
 pub struct Shard {
@@ -50,9 +54,9 @@ pub struct Shard {
     task: JoinHandle<()>,
 }
 
-/// A UDP socket bound to `bind`:0 and connected to `target`, with large buffers.
-fn open_socket(bind: IpAddr, target: SocketAddr) -> io::Result<UdpSocket> {
-    let domain = if target.is_ipv4() {
+/// A UDP socket bound to `bind`:0 and connected to `target` (if any), with large buffers.
+fn open_socket(bind: IpAddr, target: Option<SocketAddr>) -> io::Result<UdpSocket> {
+    let domain = if bind.is_ipv4() {
         Domain::IPV4
     } else {
         Domain::IPV6
@@ -62,25 +66,37 @@ fn open_socket(bind: IpAddr, target: SocketAddr) -> io::Result<UdpSocket> {
     let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
     sock.bind(&SocketAddr::new(bind, 0).into())?;
-    sock.connect(&target.into())?;
+    if let Some(target) = target {
+        sock.connect(&target.into())?;
+    }
     sock.set_nonblocking(true)?;
     UdpSocket::from_std(sock.into())
 }
 
 impl Shard {
-    /// Opens the socket and starts the task. `make_cfg` gets the socket's local
-    /// address (for Via and Contact).
+    /// Opens the socket (and with `media` an RTP socket on the same address) and starts the
+    /// task. `make_cfg` gets the socket's local address (for Via and Contact) and the RTP port.
     pub fn spawn(
         bind: IpAddr,
         target: SocketAddr,
         max_in_flight: usize,
-        make_cfg: impl FnOnce(SocketAddr) -> UacConfig,
+        media: bool,
+        make_cfg: impl FnOnce(SocketAddr, Option<u16>) -> UacConfig,
     ) -> io::Result<Shard> {
-        let sock = open_socket(bind, target)?;
-        let cfg = make_cfg(sock.local_addr()?);
+        let sock = open_socket(bind, Some(target))?;
+        let local = sock.local_addr()?;
+        let rtp = match media {
+            true => Some(open_socket(local.ip(), None)?),
+            false => None,
+        };
+        let rtp_port = match &rtp {
+            Some(r) => Some(r.local_addr()?.port()),
+            None => None,
+        };
+        let cfg = make_cfg(local, rtp_port);
         let uac = Uac::new(cfg, Instant::now());
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(shard_loop(sock, uac, rx, max_in_flight));
+        let task = tokio::spawn(shard_loop(sock, rtp, uac, rx, max_in_flight));
         Ok(Shard { tx, task })
     }
 
@@ -120,14 +136,38 @@ async fn flush(sock: &UdpSocket, uac: &mut Uac, out: &mut Vec<Vec<u8>>) {
     }
 }
 
+/// Sends the media frames; a full socket buffer drops the frame (as a network would).
+fn flush_rtp(rtp: Option<&UdpSocket>, uac: &mut Uac, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+    let Some(rtp) = rtp else {
+        out.clear();
+        return;
+    };
+    for (to, d) in out.drain(..) {
+        if rtp.try_send_to(&d, to).is_err() {
+            uac.note_send_error();
+        }
+    }
+}
+
+/// Receives on the RTP socket, or pends forever without one.
+async fn recv_rtp(rtp: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<SocketAddr> {
+    match rtp {
+        Some(r) => r.recv_from(buf).await.map(|(_, from)| from),
+        None => std::future::pending().await,
+    }
+}
+
 async fn shard_loop(
     sock: UdpSocket,
+    rtp: Option<UdpSocket>,
     mut uac: Uac,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     max_in_flight: usize,
 ) {
     let mut buf = vec![0u8; 65_535];
+    let mut rtp_buf = vec![0u8; 2048];
     let mut out: Vec<Vec<u8>> = Vec::with_capacity(256);
+    let mut rtp_out: Vec<(SocketAddr, Vec<u8>)> = Vec::with_capacity(256);
     let mut generate: Option<Pacer> = None;
     let mut release: Option<Pacer> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -148,8 +188,24 @@ async fn shard_loop(
                     }
                 }
             }
+            r = recv_rtp(rtp.as_ref(), &mut rtp_buf) => {
+                if let Ok(from) = r {
+                    uac.on_rtp(from);
+                }
+                if let Some(rtp) = rtp.as_ref() {
+                    for _ in 0..RECV_BURST {
+                        match rtp.try_recv_from(&mut rtp_buf) {
+                            Ok((_, from)) => uac.on_rtp(from),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
             _ = tick.tick() => {
                 let now = Instant::now();
+                uac.media_tick(now, &mut rtp_out);
+                flush_rtp(rtp.as_ref(), &mut uac, &mut rtp_out);
                 if let Some(p) = &mut generate {
                     for _ in 0..p.due(now) {
                         if uac.load().in_flight >= max_in_flight {
@@ -181,7 +237,7 @@ async fn shard_loop(
                 Some(Cmd::SetHold(hold)) => uac.set_hold(hold),
                 Some(Cmd::Status(reply)) => {
                     let pacing = generate.is_some() || release.is_some();
-                    let _ = reply.send(Status { pacing, load: uac.load() });
+                    let _ = reply.send(Status { pacing, load: uac.load(), media: uac.media_counts() });
                 }
                 Some(Cmd::TakeStats(reply)) => {
                     let _ = reply.send(uac.take_stats());

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::caller_media::{sdp_audio_addr, CallerMedia, MediaConfig, MediaCounts};
 use super::msg::{Dialog, Party};
 use super::stats::{FailReason, Stats};
 use super::timer::TimerWheel;
@@ -31,6 +32,8 @@ pub struct UacConfig {
     pub t1: Duration,
     /// Unique per run and socket; goes into Call-IDs, tags and branches.
     pub tag: String,
+    /// Send RTP (and key presses) on answered calls, as IVR callers do.
+    pub media: Option<MediaConfig>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,12 +105,17 @@ pub struct Uac {
     unanswered: usize,
     established: usize,
     stats: Stats,
+    media: Option<CallerMedia>,
 }
 
 impl Uac {
     pub fn new(cfg: UacConfig, now: Instant) -> Uac {
         Uac {
             request_uri: cfg.party.request_uri(),
+            media: cfg
+                .media
+                .as_ref()
+                .map(|m| CallerMedia::new(m.digits.clone(), now)),
             cfg,
             epoch: now,
             calls: Vec::new(),
@@ -173,7 +181,10 @@ impl Uac {
         self.next_serial += 1;
         let call_id = format!("{serial:x}-{}", self.cfg.tag);
         let from_tag = format!("{serial:x}f{}", self.cfg.tag);
-        let rtp_port = 10_000 + ((serial % 20_000) as u16) * 2;
+        let rtp_port = match &self.cfg.media {
+            Some(m) => m.rtp_port,
+            None => 10_000 + ((serial % 20_000) as u16) * 2,
+        };
         let branch = self.branch(serial, 'i');
         let invite = self
             .cfg
@@ -244,6 +255,9 @@ impl Uac {
         };
         self.by_id.remove(&call.call_id);
         self.free.push(slot);
+        if let Some(m) = &mut self.media {
+            m.stop(call.serial);
+        }
         match call.state {
             State::Calling | State::Proceeding => self.unanswered -= 1,
             State::Established => self.established -= 1,
@@ -265,6 +279,9 @@ impl Uac {
             return;
         };
         let serial = call.serial;
+        if let Some(m) = &mut self.media {
+            m.stop(serial);
+        }
         let branch = self.branch(serial, 'b');
         let bye = self
             .cfg
@@ -350,6 +367,9 @@ impl Uac {
         self.unanswered -= 1;
         self.established += 1;
         let serial = call.serial;
+        if let (Some(m), Some(remote)) = (&mut self.media, sdp_audio_addr(&resp.body)) {
+            m.start(serial, remote, now);
+        }
         if let Some(call) = self.call_mut(slot) {
             call.state = State::Established;
             call.ack = ack;
@@ -400,6 +420,25 @@ impl Uac {
             _ => 501,
         };
         out.push(Response::for_request(&req, status, "").to_bytes());
+    }
+
+    /// Media frames (RTP, key presses) due by `now`, as (destination, datagram).
+    pub fn media_tick(&mut self, now: Instant, out: &mut Vec<(std::net::SocketAddr, Vec<u8>)>) {
+        if let Some(m) = &mut self.media {
+            m.tick(now, out);
+        }
+    }
+
+    /// A datagram arrived on the RTP socket from `from`.
+    pub fn on_rtp(&mut self, from: std::net::SocketAddr) {
+        if let Some(m) = &mut self.media {
+            m.on_packet(from);
+        }
+    }
+
+    /// What the callers' media did so far (None without media).
+    pub fn media_counts(&self) -> Option<MediaCounts> {
+        self.media.as_ref().map(CallerMedia::counts)
     }
 
     /// Runs every timer due by `now`.

@@ -19,6 +19,7 @@ fn uac(hold: Option<Duration>, now: Instant) -> Uac {
         hold,
         t1: Duration::from_millis(500),
         tag: "t0".into(),
+        media: None,
     };
     Uac::new(cfg, now)
 }

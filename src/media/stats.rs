@@ -86,6 +86,8 @@ counters! {
     worker_overruns,
     /// Ticks a worker had to catch up on because it woke late.
     ticks_caught_up,
+    /// Sum of every send-interval deviation in the histogram, microseconds.
+    send_jitter_sum_us,
 }
 
 impl MediaStats {
@@ -94,6 +96,8 @@ impl MediaStats {
         if let Some(b) = self.send_jitter_buckets.get(send_jitter_bucket(deviation)) {
             b.fetch_add(1, Ordering::Relaxed);
         }
+        self.send_jitter_sum_us
+            .fetch_add(deviation.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Adds to a counter.
@@ -127,6 +131,8 @@ pub struct PendingStats {
     pub transcoded: u64,
     /// Send-interval deviation histogram.
     pub send_jitter: [u64; SEND_JITTER_BOUNDS_US.len() + 1],
+    /// Sum of the deviations in `send_jitter`, microseconds.
+    pub send_jitter_sum_us: u64,
 }
 
 impl PendingStats {
@@ -139,6 +145,7 @@ impl PendingStats {
             (&stats.packets_in, p.packets_in),
             (&stats.bytes_in, p.bytes_in),
             (&stats.transcoded_packets, p.transcoded),
+            (&stats.send_jitter_sum_us, p.send_jitter_sum_us),
         ] {
             if n > 0 {
                 counter.fetch_add(n, Ordering::Relaxed);
@@ -153,6 +160,86 @@ impl PendingStats {
 }
 
 impl MediaStatsSnapshot {
+    /// The Prometheus text exposition of the engine's figures (`helpline_media_*`): the
+    /// send-interval deviation ("send jitter") histogram in seconds, sessions and packet,
+    /// digit and overrun counters.
+    pub fn prometheus(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let name = "helpline_media_send_jitter_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Deviation of each RTP send interval from 20 ms."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, n) in self.send_jitter_buckets.iter().enumerate() {
+            cumulative += n;
+            let le = SEND_JITTER_BOUNDS_US
+                .get(i)
+                .map_or("+Inf".to_string(), |us| format!("{}", *us as f64 / 1e6));
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum {}", self.send_jitter_sum_us as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {cumulative}");
+        for (metric, kind, help, value) in [
+            (
+                "helpline_media_active_sessions",
+                "gauge",
+                "RTP sessions open now.",
+                self.active_sessions,
+            ),
+            (
+                "helpline_media_packets_out_total",
+                "counter",
+                "RTP and RTCP packets sent.",
+                self.packets_out,
+            ),
+            (
+                "helpline_media_packets_in_total",
+                "counter",
+                "RTP and RTCP packets received.",
+                self.packets_in,
+            ),
+            (
+                "helpline_media_dtmf_digits_total",
+                "counter",
+                "DTMF digits received (RFC 4733 and in-band).",
+                self.dtmf_digits,
+            ),
+            (
+                "helpline_media_send_errors_total",
+                "counter",
+                "RTP sends that failed.",
+                self.send_errors,
+            ),
+            (
+                "helpline_media_worker_overruns_total",
+                "counter",
+                "Media worker ticks that took longer than 20 ms.",
+                self.worker_overruns,
+            ),
+            (
+                "helpline_media_ticks_caught_up_total",
+                "counter",
+                "Media worker ticks caught up after a late wake-up.",
+                self.ticks_caught_up,
+            ),
+            (
+                "helpline_media_timeouts_total",
+                "counter",
+                "Sessions that hit the media timeout.",
+                self.media_timeouts,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric} {value}"
+            );
+        }
+        out
+    }
+
     /// Upper bound (µs) of the bucket holding quantile `q` of the send deviation; `None` when no
     /// data, `Some(u64::MAX)` when it falls in the +Inf bucket.
     pub fn send_jitter_quantile_us(&self, q: f64) -> Option<u64> {
@@ -197,5 +284,29 @@ mod tests {
                 .send_jitter_quantile_us(0.99),
             None
         );
+    }
+
+    #[test]
+    fn the_exposition_has_a_cumulative_send_jitter_histogram_in_seconds() {
+        let s = MediaStats::default();
+        let mut p = PendingStats::default();
+        p.send_jitter[send_jitter_bucket(Duration::from_micros(100))] += 3;
+        p.send_jitter[send_jitter_bucket(Duration::from_micros(6_000))] += 1;
+        p.send_jitter_sum_us = 3 * 100 + 6_000;
+        p.flush(&s);
+        s.dtmf_digits.store(7, Ordering::Relaxed);
+        let text = s.snapshot().prometheus();
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "helpline_media_send_jitter_seconds_bucket{le=\"0.00025\"} 3",
+            "helpline_media_send_jitter_seconds_bucket{le=\"0.005\"} 3",
+            "helpline_media_send_jitter_seconds_bucket{le=\"0.01\"} 4",
+            "helpline_media_send_jitter_seconds_bucket{le=\"+Inf\"} 4",
+            "helpline_media_send_jitter_seconds_sum 0.0063",
+            "helpline_media_send_jitter_seconds_count 4",
+            "helpline_media_dtmf_digits_total 7",
+        ] {
+            assert!(lines.contains(&want), "{want} missing from\n{text}");
+        }
     }
 }

@@ -59,11 +59,12 @@ fn interaction_row(row: &impl RowExt) -> Result<InteractionSummary> {
         abandoned: row.int("abandoned")? != 0,
         ticket_number: row.opt_text("ticket_number")?,
         survey_score: row.opt_int("survey_score")?,
+        recording: row.opt_text("recording")?,
     })
 }
 
 const INTERACTION_SELECT: &str = "SELECT i.id, i.call_id, i.arrived_ms, i.queue, i.agent, \
-     i.disposition, i.resolution, i.wait_ms, i.talk_ms, i.abandoned, i.survey_score, \
+     i.disposition, i.resolution, i.wait_ms, i.talk_ms, i.abandoned, i.survey_score, i.recording, \
      t.number AS ticket_number FROM interactions i LEFT JOIN tickets t ON t.id = i.ticket_id";
 
 /// One page of a list: `offset` rows skipped, at most `limit` returned.

@@ -28,6 +28,10 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        m.render(),
+        m.render()
+            + &s.calls
+                .media_stats()
+                .map(|m| m.prometheus())
+                .unwrap_or_default(),
     )
 }

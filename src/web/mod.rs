@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
             post(supervisor_api::call_monitor),
         )
         .route("/api/supervisor/audit", get(supervisor_api::audit))
+        .route("/api/supervisor/dialplans", get(supervisor_api::dialplans))
         .route("/api/reports/{name}", get(supervisor_api::report))
         .route("/supervisor", get(supervisor_api::supervisor_page))
         .route("/reports", get(supervisor_api::reports_page))

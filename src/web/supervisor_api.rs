@@ -4,6 +4,8 @@
 //! - `POST /api/supervisor/calls/{call_id}/priority` {priority} · `.../move` {queue} ·
 //!   `.../monitor` {mode: listen|whisper|barge|stop} (rings the supervisor's registered phone)
 //! - `GET /api/supervisor/audit?limit=` — the latest audited actions
+//! - `GET /api/supervisor/dialplans` — the running dialplan version, refused reloads and the
+//!   last refusal's `file:line:column` problems
 //! - `GET /api/reports/{name}?from=&to=&interval=[&format=csv]` — the Report JSON or CSV
 //! - `GET /supervisor`, `GET /reports` — the pages (anonymous users are sent to the login page)
 
@@ -186,6 +188,22 @@ pub async fn audit(
             )
         }
     }
+}
+
+pub async fn dialplans(State(s): State<AppState>, user: AuthUser) -> Response {
+    if let Err(r) = supervisor(&s, &user) {
+        return r;
+    }
+    let Some(live) = s.calls.dialplans() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the IVR is not running");
+    };
+    let problems: Vec<String> = live.last_error().iter().map(ToString::to_string).collect();
+    Json(serde_json::json!({
+        "version": live.current().version(),
+        "refused_reloads": live.refused_count(),
+        "last_error": problems,
+    }))
+    .into_response()
 }
 
 pub async fn report(

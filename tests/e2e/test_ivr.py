@@ -120,3 +120,44 @@ def test_out_of_hours_caller_gets_the_closed_message(ua, make_server, tmp_path):
     entered = [p["node"] for k, p in steps(s, call.cid) if k == "ivr.step" and p["step"] == "node_entered"]
     assert "closed" in entered, entered
     assert best_match(rec, PROMPTS / "en" / "closed.wav") > 0.6
+
+
+def test_out_of_hours_voicemail_is_filed_on_a_ticket(ua, make_server, tmp_path):
+    """Out of hours the caller leaves a message: the recording is stored with a ticket (a new
+    one, as this caller typed none) and the agent sees it on the ticket's calls."""
+    from agent_socket import login
+    s = make_server("sqlite", dialplans=plan_with_hours(tmp_path, False))
+    caller = ua.caller("sip:+447700900123@127.0.0.1")
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE)
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+
+    def entered(node):
+        return s.query(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' AND kind = 'ivr.step' "
+                       f"AND payload LIKE '%\"node\":\"{node}\"%' AND payload LIKE '%node_entered%'")
+    ua.pump(0.5)
+    call.dtmf("1")                                    # English
+    ua.wait(lambda: entered("closed_menu"), timeout=15, what="closed menu")
+    call.dtmf("1")                                    # leave a message
+    ua.wait(lambda: entered("voicemail"), timeout=5, what="voicemail node")
+    ua.pump(10.0)                                     # the prompt, then the caller speaks
+    call.dtmf("#")                                    # done
+    ua.wait(lambda: entered("message_saved"), timeout=5, what="message saved")
+    ua.wait(lambda: call.state == "DISCONNECTED", timeout=10, what="goodbye")
+
+    rows = s.wait_rows(
+        "SELECT i.recording, t.number, t.subject, t.status, i.disposition FROM interactions i "
+        f"JOIN tickets t ON t.id = i.ticket_id WHERE i.call_id = '{call.cid}'", 1)
+    recording, number, subject, status, disposition = rows[0]
+    assert recording.endswith(".wav") and pathlib.Path(recording).stat().st_size > 8000, rows
+    assert (subject, status, disposition) == ("Voicemail from +447700900123", "open", "voicemail"), rows
+    history = s.query(f"SELECT what FROM ticket_history h JOIN tickets t ON t.id = h.ticket_id "
+                      f"WHERE t.number = '{number}'")
+    assert any(call.cid in w and "voicemail" in w for (w,) in history), history
+    voicemail = [p for k, p in steps(s, call.cid) if k == "call.voicemail"]
+    assert [v["path"] for v in voicemail] == [recording]
+
+    cookie = login(s, "super1", "super1-pw")
+    status_code, body, _ = s.http(f"/api/tickets/{number}", headers={"Cookie": cookie})
+    assert status_code == 200, body
+    seen = json.loads(body)["interactions"]
+    assert [(i["call_id"], i["recording"]) for i in seen] == [(call.cid, recording)], seen

@@ -192,6 +192,7 @@ impl Leg {
                 let interval = at.saturating_duration_since(last_at);
                 let dev = interval.abs_diff(TICK);
                 self.pending.send_jitter[send_jitter_bucket(dev)] += 1;
+                self.pending.send_jitter_sum_us += dev.as_micros() as u64;
             }
         }
         self.last_send = Some((tick, at));
