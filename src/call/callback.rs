@@ -207,11 +207,7 @@ impl IvrCall {
     }
 
     fn count(&self, outcome: &str) {
-        self.manager
-            .metrics
-            .callbacks
-            .with_label_values(&[outcome])
-            .inc();
+        self.manager.count_callback(outcome);
     }
 
     /// Play one prompt in the caller's language; its media play id. Only the offer is

@@ -61,11 +61,7 @@ impl Pending {
     }
 
     fn count(&self, outcome: &str) {
-        self.manager
-            .metrics
-            .callbacks
-            .with_label_values(&[outcome])
-            .inc();
+        self.manager.count_callback(outcome);
     }
 
     fn router(&self) -> Option<&super::routing::RouterHandle> {
@@ -346,6 +342,11 @@ impl Pending {
 }
 
 impl CallManager {
+    /// `helpline_callbacks_total{outcome}`.
+    pub(super) fn count_callback(&self, outcome: &str) {
+        self.metrics.callbacks.with_label_values(&[outcome]).inc();
+    }
+
     /// A called-back customer's leg is a call in progress (counted, hung up at shutdown).
     fn callback_admitted(&self, call_id: &str, leg: LegRef) {
         self.active

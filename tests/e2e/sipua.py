@@ -154,6 +154,15 @@ class Call(pj.Call):
             del self.recorder
             self.recorder = None
 
+    def release_media(self):
+        """Destroy this call's WAV player and recorder: PJSIP has only PJSUA_MAX_PLAYERS (32)
+        and PJSUA_MAX_RECORDERS (32) for the whole run. Not from a callback."""
+        self.stop_recording()
+        if self.player is not None:
+            del self.player
+            self.player = None
+        self.pending_play = self.pending_record = None
+
     def record_now(self, wav):
         """Close any recording and record what the far end sends from now on into `wav`."""
         self.stop_recording()
@@ -258,8 +267,12 @@ class Account(pj.Account):
 
 
 def shutdown_accounts(endpoint):
-    """Delete every account a test left open (all but the endpoint's cached callers): PJSIP has
-    only PJSUA_MAX_ACC (8) account slots for the whole run."""
+    """After a test: delete every account it left open (all but the endpoint's cached callers):
+    PJSIP has only PJSUA_MAX_ACC (8) account slots for the whole run; and free the players and
+    recorders of its calls (32 of each for the run)."""
+    for c in _KEEP:
+        if isinstance(c, Call):
+            c.release_media()
     cached = {id(a) for a in endpoint._callers.values()}
     for a in _KEEP:
         if isinstance(a, Account) and not a.closed and id(a) not in cached:
