@@ -312,13 +312,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     manager.attach(ep.clone());
     {
         let ep = ep.clone();
-        desk.set_phone_check(Box::new(move |agent| {
-            ep.shared
-                .registrar
-                .lock()
-                .map(|r| !r.lookup(agent, (now_ms() / 1000) as u64).is_empty())
-                .unwrap_or(false)
-        }));
+        desk.set_phone_check(Box::new(move |agent| ep.registered_phone(agent).is_some()));
     }
 
     let state = crate::web::AppState {

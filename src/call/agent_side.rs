@@ -60,12 +60,7 @@ impl IvrCall {
         let Some(ep) = self.manager.endpoint.get().cloned() else {
             return reject(self);
         };
-        let binding = ep
-            .shared
-            .registrar
-            .lock()
-            .ok()
-            .and_then(|r| r.lookup(&agent, super::unix_secs()).pop());
+        let binding = ep.registered_phone(&agent);
         let Some(parts) = self.manager.ivr.as_ref() else {
             return reject(self);
         };

@@ -56,15 +56,8 @@ impl Bridge {
         let s = &self.manager.settings.sip;
         match &self.line.target {
             DirectTarget::Agent(user) => {
-                let now = super::unix_secs();
-                let bindings = ep
-                    .shared
-                    .registrar
-                    .lock()
-                    .map(|r| r.lookup(user, now))
-                    .unwrap_or_default();
                 // The most recently refreshed phone; forking to all of them can come with the ACD.
-                let b = bindings.last().ok_or(480u16)?;
+                let b = ep.registered_phone(user).ok_or(480u16)?;
                 let uri = Uri::parse(&b.contact).map_err(|_| 480u16)?;
                 let to =
                     NameAddr::parse(&format!("<sip:{user}@{}>", s.domain)).map_err(|_| 500u16)?;

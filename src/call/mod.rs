@@ -362,13 +362,6 @@ fn end_cause(by: crate::sip::leg::EndedBy, cause: crate::sip::leg::EndCause) -> 
     }
 }
 
-/// Unix time in seconds.
-fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn cause_label(cause: &str) -> &'static str {
     match cause {
         "caller_hangup" => "caller_hangup",

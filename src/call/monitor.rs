@@ -10,7 +10,6 @@ use super::ivr_call::IvrCall;
 use crate::desk::MonitorMode;
 use crate::events::Event;
 use crate::media::{Conference, Role};
-use crate::sip::endpoint::LegRef;
 use crate::sip::leg::LegEvent;
 
 /// The supervisor's leg on this call.
@@ -71,13 +70,11 @@ impl IvrCall {
             });
             return;
         }
-        let binding = self.manager.endpoint.get().and_then(|ep| {
-            ep.shared
-                .registrar
-                .lock()
-                .ok()
-                .and_then(|r| r.lookup(&supervisor, super::unix_secs()).pop())
-        });
+        let binding = self
+            .manager
+            .endpoint
+            .get()
+            .and_then(|ep| ep.registered_phone(&supervisor));
         let Some(b) = binding else {
             tracing::info!(call_id = %self.call_id, %supervisor, "supervisor has no registered phone to monitor with");
             return;
@@ -161,9 +158,8 @@ impl IvrCall {
             ep.hangup(m.phone.leg);
         }
         m.phone.media.close();
-        let leg: LegRef = m.phone.leg;
         self.record(Event::LegState {
-            leg: leg.leg.to_string(),
+            leg: m.phone.leg.leg.to_string(),
             target: format!("supervisor:{}", m.supervisor),
             state: format!("ended:{why}"),
             status: None,

@@ -64,6 +64,17 @@ fn done(r: Result<(), ActionError>) -> Response {
     }
 }
 
+/// The signed-in supervisor and the request's JSON body, or the response refusing either.
+#[allow(clippy::result_large_err)] // as for `body`
+fn supervisor_request<T: for<'de> Deserialize<'de>>(
+    s: &AppState,
+    user: &AuthUser,
+    bytes: &Bytes,
+) -> Result<(Arc<Supervisor>, T), Response> {
+    let sup = supervisor(s, user)?;
+    Ok((sup, body(bytes)?))
+}
+
 #[derive(Deserialize)]
 struct StateBody {
     state: String,
@@ -76,18 +87,13 @@ pub async fn agent_state(
     Path(agent): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    let sup = match supervisor(&s, &user) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let b: StateBody = match body(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    done(
-        sup.force_state(&user.0.username, &agent, &b.state, b.reason)
-            .await,
-    )
+    match supervisor_request::<StateBody>(&s, &user, &bytes) {
+        Ok((sup, b)) => done(
+            sup.force_state(&user.0.username, &agent, &b.state, b.reason)
+                .await,
+        ),
+        Err(r) => r,
+    }
 }
 
 pub async fn agent_logout(
@@ -112,12 +118,8 @@ pub async fn call_priority(
     Path(call): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    let sup = match supervisor(&s, &user) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match body::<PriorityBody>(&bytes) {
-        Ok(b) => done(sup.set_priority(&user.0.username, &call, b.priority).await),
+    match supervisor_request::<PriorityBody>(&s, &user, &bytes) {
+        Ok((sup, b)) => done(sup.set_priority(&user.0.username, &call, b.priority).await),
         Err(r) => r,
     }
 }
@@ -133,12 +135,8 @@ pub async fn call_move(
     Path(call): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    let sup = match supervisor(&s, &user) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match body::<MoveBody>(&bytes) {
-        Ok(b) => done(sup.move_call(&user.0.username, &call, &b.queue).await),
+    match supervisor_request::<MoveBody>(&s, &user, &bytes) {
+        Ok((sup, b)) => done(sup.move_call(&user.0.username, &call, &b.queue).await),
         Err(r) => r,
     }
 }
@@ -154,12 +152,8 @@ pub async fn call_monitor(
     Path(call): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    let sup = match supervisor(&s, &user) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match body::<MonitorBody>(&bytes) {
-        Ok(b) => done(sup.monitor(&user.0.username, &call, &b.mode).await),
+    match supervisor_request::<MonitorBody>(&s, &user, &bytes) {
+        Ok((sup, b)) => done(sup.monitor(&user.0.username, &call, &b.mode).await),
         Err(r) => r,
     }
 }

@@ -163,6 +163,15 @@ impl Endpoint {
         rx
     }
 
+    /// The phone `aor` registered most recently, if its registration is still live (the one
+    /// an agent's offer, a supervisor's monitoring or a direct line rings).
+    pub fn registered_phone(&self, aor: &str) -> Option<crate::sip::registrar::Binding> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.shared.registrar.lock().ok()?.lookup(aor, now).pop()
+    }
+
     /// Stop admitting calls: new INVITEs get 503 with Retry-After.
     pub fn start_draining(&self) {
         self.shared.draining.store(true, Ordering::SeqCst);
