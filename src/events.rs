@@ -81,6 +81,14 @@ pub enum Event {
     /// A queued caller hung up before any agent answered.
     #[serde(rename = "call.abandoned")]
     CallAbandoned { queue: String, wait_ms: i64 },
+    /// The router took the call out of its queue (`cause`: max_wait, queue_full) and the caller
+    /// was given its `outcome` (voicemail, busy).
+    #[serde(rename = "call.outcome")]
+    CallOutcome {
+        queue: String,
+        outcome: String,
+        cause: String,
+    },
     /// The caller asked to be called back instead of waiting.
     #[serde(rename = "call.callback_requested")]
     CallbackRequested { queue: String, number: String },
@@ -190,6 +198,7 @@ impl Event {
             Event::CallConnected { .. } => "call.connected",
             Event::CallAgentEnded { .. } => "call.agent_ended",
             Event::CallAbandoned { .. } => "call.abandoned",
+            Event::CallOutcome { .. } => "call.outcome",
             Event::CallbackRequested { .. } => "call.callback_requested",
             Event::CallbackRefused { .. } => "call.callback_refused",
             Event::CallbackDialled { .. } => "call.callback_dialled",

@@ -47,7 +47,14 @@ pub struct Metrics {
 }
 
 /// Outcomes of `helpline_queue_calls_total`.
-pub const QUEUE_OUTCOMES: &[&str] = &["answered", "abandoned", "short_abandoned", "callback"];
+pub const QUEUE_OUTCOMES: &[&str] = &[
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "callback",
+    "voicemail",
+    "busy",
+];
 
 /// The SIP methods we count by name; anything else is counted as `other`.
 pub const METHODS: &[&str] = &[
@@ -177,7 +184,7 @@ impl Metrics {
             queue_calls: counter_vec(
                 &r,
                 "helpline_queue_calls_total",
-                "Queued calls by queue and outcome (answered, abandoned, short_abandoned, callback)",
+                "Queued calls by queue and outcome (answered, abandoned, short_abandoned, callback, voicemail, busy)",
                 &["queue", "outcome"],
             ),
             queue_answered: counter_vec(

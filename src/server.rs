@@ -237,10 +237,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
     let stored_states = store.agent_states().await.unwrap_or_default();
-    let router = crate::call::routing::spawn(
+    let router = crate::acd::service::spawn(
         acd.config.clone(),
         events.clone(),
-        crate::call::routing::records(&stored_states),
+        crate::acd::service::records(&stored_states),
     );
     let supervisor = crate::supervisor::Supervisor::start(
         &settings,
@@ -440,7 +440,7 @@ impl CredentialLookup for DirectoryCredentials {
 /// Keeps registrar bindings in the database so they survive a restart.
 struct StoreRegistrations {
     store: Store,
-    router: crate::call::routing::RouterHandle,
+    router: crate::acd::service::RouterHandle,
 }
 
 impl RegistrationSink for StoreRegistrations {
@@ -450,7 +450,7 @@ impl RegistrationSink for StoreRegistrations {
             match c {
                 BindingChange::Upsert(b) => phone_seen(&self.router, &b.aor),
                 BindingChange::Remove { aor, .. } => self.router.send(Input::AgentDisconnected {
-                    agent: crate::call::routing::agent_id(aor),
+                    agent: crate::acd::service::agent_id(aor),
                 }),
             }
         }
@@ -473,9 +473,9 @@ impl RegistrationSink for StoreRegistrations {
 
 /// An agent's phone is registered: log them in ready if they were not in routing, and mark
 /// them connected (an agent restored as not ready stays not ready).
-fn phone_seen(router: &crate::call::routing::RouterHandle, aor: &str) {
+fn phone_seen(router: &crate::acd::service::RouterHandle, aor: &str) {
     use crate::acd::router::Input;
-    let agent = crate::call::routing::agent_id(aor);
+    let agent = crate::acd::service::agent_id(aor);
     router.send(Input::AgentLogin {
         agent: agent.clone(),
         ready: true,

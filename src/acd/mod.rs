@@ -10,6 +10,7 @@ pub mod ewt;
 pub mod kpi;
 pub mod language;
 pub mod router;
+pub mod service;
 pub mod sim;
 pub mod types;
 

@@ -9,93 +9,23 @@
 //! reaches the front the router reserves an agent and asks for a dial: we call the customer
 //! through the first `[[sip.trunks]]` route and report the result; once they answer, the
 //! router offers the call to the reserved agent and it goes on as an ordinary queued call
-//! ([`IvrCall`]): ring with the pop, bridge, wrap-up, an interaction row marked `callback`.
+//! ([`CallTask`]): ring with the pop, bridge, wrap-up, an interaction row marked `callback`.
 //! If that agent does not answer, the customer waits on the line at the front of the queue.
 //!
 //! [`CallbackState`] is the sans-IO part: what a digit or a router answer means for the call.
 
-use super::ivr_call::IvrCall;
-use super::routing::Cue;
-use crate::acd::router::{Action, Input as RouterInput};
-use crate::acd::types::{CallId, OutcomeKind};
+use super::driver::CallTask;
+use crate::acd::router::Input as RouterInput;
+use crate::acd::service::{CallbackCue, Cue};
+use crate::acd::types::CallId;
 use crate::events::Event;
 use crate::ivr::engine::QueueRequest;
-use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The key that accepts a callback offered while waiting (the `callback_offer` prompt says so).
 pub const ACCEPT_DIGIT: char = '1';
 /// The key that declines it ("to keep waiting, press 2").
 pub const DECLINE_DIGIT: char = '2';
-
-/// What the router says about callbacks, for one call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackCue {
-    /// Offer the waiting caller a callback.
-    Offer,
-    /// The callback is booked: the caller may go.
-    Booked { number: String },
-    /// The number may not be called back: the caller stays queued.
-    Refused { reason: String },
-    /// An agent is reserved: dial the customer back (give up after `ring`).
-    Dial {
-        agent: String,
-        number: String,
-        attempt: u32,
-        ring: Duration,
-    },
-    /// Every attempt failed: the callback is dropped.
-    Failed { attempts: u32 },
-}
-
-/// The callback cue for a router action, if it is one.
-pub fn cue_for(action: &Action) -> Option<(CallId, CallbackCue)> {
-    Some(match action {
-        Action::OfferCallback { call, .. }
-        | Action::MaxWaitOutcome {
-            call,
-            outcome: OutcomeKind::Callback,
-        }
-        | Action::QueueFull {
-            call,
-            outcome: OutcomeKind::Callback,
-        } => (call.clone(), CallbackCue::Offer),
-        Action::CallbackBooked { call, number } => (
-            call.clone(),
-            CallbackCue::Booked {
-                number: number.clone(),
-            },
-        ),
-        Action::CallbackRefused { call, reason } => (
-            call.clone(),
-            CallbackCue::Refused {
-                reason: reason.clone(),
-            },
-        ),
-        Action::DialCallback {
-            call,
-            agent,
-            number,
-            attempt,
-            ring_ms,
-        } => (
-            call.clone(),
-            CallbackCue::Dial {
-                agent: agent.to_string(),
-                number: number.clone(),
-                attempt: *attempt,
-                ring: Duration::from_millis(*ring_ms),
-            },
-        ),
-        Action::CallbackFailed { call, attempts } => (
-            call.clone(),
-            CallbackCue::Failed {
-                attempts: *attempts,
-            },
-        ),
-        _ => return None,
-    })
-}
 
 /// Where one call stands with a callback.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,7 +131,7 @@ impl CallbackState {
     }
 }
 
-impl IvrCall {
+impl CallTask {
     fn router_call(&self) -> CallId {
         CallId::from(self.call_id.as_str())
     }
@@ -262,7 +192,9 @@ impl IvrCall {
         let queue = self.facts.queue.clone().unwrap_or_default();
         match cue {
             CallbackCue::Offer => {
-                if self.agent.is_none() && self.callback.offer() {
+                let waiting = self.machine.phase() == &super::machine::Phase::Queued
+                    && self.machine.legs().offers().is_empty();
+                if waiting && self.callback.offer() {
                     tracing::info!(call_id = %self.call_id, "offering a callback");
                     self.play_own("callback_offer", true);
                 }
@@ -273,6 +205,8 @@ impl IvrCall {
                 };
                 tracing::info!(call_id = %self.call_id, %number, %queue, "callback booked");
                 self.facts.callback = true;
+                self.machine.callback_booked();
+                self.perform_machine();
                 self.count("booked");
                 self.record(Event::CallbackRequested { queue, number });
                 if !via_ivr {
@@ -395,56 +329,6 @@ mod tests {
         assert!(
             !CallbackState::called_back().offer(),
             "no offer once called back"
-        );
-    }
-
-    #[test]
-    fn router_actions_become_callback_cues() {
-        let call = CallId::from("c1");
-        let cue = |a: Action| cue_for(&a).map(|(c, cue)| (c.to_string(), cue)).ok_or(());
-        assert_eq!(
-            cue(Action::MaxWaitOutcome {
-                call: call.clone(),
-                outcome: OutcomeKind::Callback
-            }),
-            Ok(("c1".into(), CallbackCue::Offer))
-        );
-        assert_eq!(
-            cue(Action::QueueFull {
-                call: call.clone(),
-                outcome: OutcomeKind::Callback
-            }),
-            Ok(("c1".into(), CallbackCue::Offer))
-        );
-        assert!(
-            cue(Action::MaxWaitOutcome {
-                call: call.clone(),
-                outcome: OutcomeKind::Voicemail
-            })
-            .is_err(),
-            "voicemail is not a callback"
-        );
-        assert_eq!(
-            cue(Action::DialCallback {
-                call: call.clone(),
-                agent: "ann".into(),
-                number: "+15550100".into(),
-                attempt: 2,
-                ring_ms: 30_000
-            }),
-            Ok((
-                "c1".into(),
-                CallbackCue::Dial {
-                    agent: "ann".into(),
-                    number: "+15550100".into(),
-                    attempt: 2,
-                    ring: Duration::from_secs(30)
-                }
-            ))
-        );
-        assert_eq!(
-            cue(Action::CallbackFailed { call, attempts: 3 }),
-            Ok(("c1".into(), CallbackCue::Failed { attempts: 3 }))
         );
     }
 }

@@ -1,13 +1,14 @@
 //! A booked callback after its caller hung up: waits for the router's dial requests, calls
 //! the customer through the first `[[sip.trunks]]` route (retries are the router's), and once
-//! they answer hands the call to an ordinary [`IvrCall`] under the same call id, where the
+//! they answer hands the call to an ordinary [`CallTask`] under the same call id, where the
 //! router's offer to the reserved agent is waiting. See [`super::callback`] for the rest.
 
-use super::callback::{CallbackCue, CallbackState};
-use super::ivr_call::IvrCall;
-use super::routing::Cue;
+use super::callback::CallbackState;
+use super::driver::CallTask;
 use super::CallManager;
 use crate::acd::router::Input as RouterInput;
+use crate::acd::service::CallbackCue;
+use crate::acd::service::Cue;
 use crate::acd::types::CallId;
 use crate::events::{now_ms, Event};
 use crate::ivr::engine::{QueueRequest, Session as Ivr};
@@ -42,8 +43,8 @@ struct Answered {
 }
 
 impl Pending {
-    /// Take over the finished call's cues (see [`IvrCall::take_booked_callback`]).
-    pub(super) fn wait(call: IvrCall, cues: UnboundedReceiver<Cue>) {
+    /// Take over the finished call's cues (see [`CallTask::take_booked_callback`]).
+    pub(super) fn wait(call: CallTask, cues: UnboundedReceiver<Cue>) {
         let p = Pending {
             call_id: call.call_id,
             caller: call.caller,
@@ -64,7 +65,7 @@ impl Pending {
         self.manager.count_callback(outcome);
     }
 
-    fn router(&self) -> Option<&super::routing::RouterHandle> {
+    fn router(&self) -> Option<&crate::acd::service::RouterHandle> {
         self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
     }
 
@@ -95,7 +96,7 @@ impl Pending {
                     let i = self
                         .facts
                         .interaction(&self.call_id, &self.caller, now_ms());
-                    super::agent_side::store_interaction(&self.manager, i);
+                    super::perform::store_interaction(&self.manager, i);
                     // Lets the routing task forget the call's cue channel.
                     if let Some(r) = self.router() {
                         r.send(RouterInput::CallAbandoned {
@@ -321,7 +322,7 @@ impl Pending {
         if let Some(music) = self.manager.prompts.get("music", "hold") {
             a.media.start_music(vec![music]);
         }
-        let mut task = IvrCall::new(
+        let mut task = CallTask::new(
             self.call_id,
             a.leg,
             a.local,
@@ -333,6 +334,8 @@ impl Pending {
         );
         task.queued = self.queued;
         task.cues = Some(self.cues);
+        task.machine =
+            super::machine::CallMachine::called_back(CallId::from(task.call_id.as_str()));
         task.callback = CallbackState::called_back();
         // The router's offer to the reserved agent is waiting in the cues: the ordinary
         // offer, bridge and wrap-up path takes it from here.

@@ -3,8 +3,9 @@
 //! hears the other until the unhold (the held side's leg plays the engine's hold music, if any).
 //! The agent's page hold (`DeskCommand::Hold`) is separate: it plays the queue music instead.
 
-use super::agent_leg::AgentPath;
-use super::ivr_call::IvrCall;
+use super::agent_io::AgentPath;
+use super::driver::CallTask;
+use super::machine::{LegId, LegPhase};
 use super::media_map::{answer_offer, is_hold};
 use crate::events::{now_ms, Event};
 use crate::sip::endpoint::Command;
@@ -16,30 +17,33 @@ pub(super) enum Holder {
     Agent,
 }
 
-impl IvrCall {
+impl CallTask {
     /// The agent's desk phone sent a re-INVITE: answer it for the agent's RTP session and follow
     /// its hold/unhold.
-    pub(super) fn agent_reinvite(&mut self, sdp: Option<bytes::Bytes>) {
-        let Some(a) = self.agent.as_mut() else { return };
-        let AgentPath::Phone { leg, local, .. } = &mut a.path else {
+    pub(super) fn agent_reinvite(&mut self, leg: LegId, sdp: Option<bytes::Bytes>) {
+        let answered = self.machine.legs().phase(leg) == Some(LegPhase::Answered);
+        let Some(a) = self.agents.get_mut(&leg) else {
+            return;
+        };
+        let AgentPath::Phone { leg: phone, local } = &mut a.path else {
             return;
         };
         local.session_version += 1;
-        let leg = *leg;
-        let cmd = match sdp.as_deref().and_then(|b| answer_offer(b, local)) {
+        let phone = *phone;
+        match sdp.as_deref().and_then(|b| answer_offer(b, local)) {
             Some((answer, neg)) => {
                 let held = is_hold(&neg);
                 a.media.set_remote(neg);
-                let answered = a.answered;
-                self.command_on(leg.shard, Command::AnswerReinvite(leg.leg, answer.into()));
+                self.command_on(
+                    phone.shard,
+                    Command::AnswerReinvite(phone.leg, answer.into()),
+                );
                 if answered {
                     self.phone_hold(Holder::Agent, held);
                 }
-                return;
             }
-            None => Command::RejectReinvite(leg.leg, 488),
-        };
-        self.command_on(leg.shard, cmd);
+            None => self.command_on(phone.shard, Command::RejectReinvite(phone.leg, 488)),
+        }
     }
 
     /// One phone held or resumed: when the call's hold state changes, hold or release both legs
@@ -63,12 +67,15 @@ impl IvrCall {
     /// Put the bridge's legs in the phones' hold state (called again when an agent answers).
     pub(super) fn apply_phone_hold(&mut self) {
         let on = self.held || self.agent_held;
-        let Some(a) = self.agent.as_ref().filter(|a| a.answered) else {
+        let Some((leg, agent)) = self.machine.talking() else {
+            return;
+        };
+        let agent = agent.to_string();
+        let Some(a) = self.agents.get(&leg) else {
             return;
         };
         self.media.set_hold(on);
         a.media.set_hold(on);
-        let agent = a.id.clone();
         if let Some(d) = self.desk() {
             d.call_changed(&agent, &self.call_id, |c| c.held = on);
         }

@@ -3,22 +3,23 @@
 //! This is the only module that knows the SIP endpoint, the store and (later) media, IVR and
 //! routing together.
 
-mod agent_leg;
+mod agent_io;
 mod agent_side;
 mod announcement;
 mod bridge;
 mod callback;
 mod callback_dial;
+mod driver;
 mod facts;
 mod hold;
 mod identity;
-mod ivr_call;
+pub mod machine;
 mod media_map;
 mod monitor;
+mod perform;
 mod ports;
 mod queue_side;
 mod recording;
-pub mod routing;
 mod session;
 mod voicemail;
 
@@ -46,7 +47,7 @@ pub struct IvrParts {
     /// Contacts and tickets for IVR lookups, pops and outcomes (None: nobody is known).
     pub crm: Option<crate::crm::Crm>,
     /// Where queued calls go to be offered to agents.
-    pub router: Option<routing::RouterHandle>,
+    pub router: Option<crate::acd::service::RouterHandle>,
     /// The agents' pages: offers with their pop, calls, wrap-up.
     pub desk: Option<Arc<crate::desk::Desk>>,
     /// WebRTC legs for agents who answer in the browser.
@@ -370,6 +371,8 @@ fn cause_label(cause: &str) -> &'static str {
         "cancelled" => "cancelled",
         "no_answer" => "no_answer",
         "no_ack" => "no_ack",
+        "queue_busy" => "queue_busy",
+        "voicemail" => "voicemail",
         _ => "failed",
     }
 }
@@ -434,7 +437,7 @@ impl CallManager {
             called: called_number.clone(),
             ..Default::default()
         };
-        let task = ivr_call::IvrCall::new(
+        let task = driver::CallTask::new(
             call_id, call.leg, local, media, ivr, manager, caller_id, facts,
         );
         tokio::spawn(task.run(rx, media_rx));

@@ -1,12 +1,13 @@
-//! A supervisor on a connected call: their registered phone is rung, and once they answer the
-//! caller, the agent and the supervisor meet in a conference (the media mixer) where the
-//! supervisor's role says who hears them — nobody (listen), the agent only (whisper) or both
-//! (barge). The caller ⇄ agent bridge stays underneath and carries the call again when the
-//! supervisor leaves. Changing mode on the supervisor page changes the role at once, without
-//! ringing again.
+//! A supervisor on a connected call: their registered phone is rung (a supervisor leg of the
+//! call's machine), and once they answer the caller, the agent and the supervisor meet in a
+//! conference (the media mixer) where the supervisor's role says who hears them — nobody
+//! (listen), the agent only (whisper) or both (barge). The caller ⇄ agent bridge stays
+//! underneath and carries the call again when the supervisor leaves. Changing mode on the
+//! supervisor page changes the role at once, without ringing again.
 
-use super::agent_side::{accept_phone_answer, PhoneDial};
-use super::ivr_call::IvrCall;
+use super::agent_io::{self, AgentEvent, AgentLeg, AgentPath};
+use super::driver::CallTask;
+use super::machine::{self, LegGoneWhy, LegId};
 use crate::desk::MonitorMode;
 use crate::events::Event;
 use crate::media::{Conference, Role};
@@ -14,20 +15,11 @@ use crate::sip::leg::LegEvent;
 
 /// The supervisor's leg on this call.
 pub(super) struct MonitorLeg {
+    pub leg: LegId,
     pub supervisor: String,
     pub mode: MonitorMode,
-    pub phone: PhoneDial,
+    pub phone: AgentLeg,
     pub conference: Option<Conference>,
-}
-
-impl MonitorLeg {
-    /// The next event on the supervisor's phone leg (pends once the leg is gone).
-    pub async fn next_event(&mut self) -> LegEvent {
-        match self.phone.events.recv().await {
-            Some((_, ev)) => ev,
-            None => std::future::pending().await,
-        }
-    }
 }
 
 /// Who hears the supervisor in `mode`; `agent` is the agent's media session id.
@@ -39,57 +31,59 @@ pub(super) fn role_for(mode: MonitorMode, agent: u64) -> Role {
     }
 }
 
-impl IvrCall {
+impl CallTask {
+    /// The media session of the agent talking to the caller.
+    fn talking_media(&self) -> Option<&crate::media::MediaSession> {
+        let (leg, _) = self.machine.talking()?;
+        self.agents.get(&leg).map(|a| &a.media)
+    }
+
     /// A supervisor asks to listen, whisper, barge in or stop on this (answered) call.
-    pub(super) async fn monitor(&mut self, supervisor: String, mode: MonitorMode) {
+    pub(super) fn monitor(&mut self, supervisor: String, mode: MonitorMode) {
         if mode == MonitorMode::Stop {
-            if self
-                .monitor
-                .as_ref()
-                .is_some_and(|m| m.supervisor == supervisor)
-            {
-                self.end_monitor("stopped");
-            }
-            return;
+            return self.feed(machine::Input::MonitorStop { supervisor });
         }
-        if let Some(m) = self.monitor.as_mut() {
+        if let Some(m) = self.monitor.as_ref() {
             if m.supervisor != supervisor {
                 tracing::info!(call_id = %self.call_id, %supervisor, busy = %m.supervisor, "call already monitored by another supervisor");
                 return;
             }
-            m.mode = mode;
-            if let (Some(conf), Some(agent)) = (&m.conference, &self.agent) {
-                conf.set_role(&m.phone.media, role_for(mode, agent.media.id()));
+            let agent = self.talking_media().map(|a| a.id());
+            if let Some(m) = self.monitor.as_mut() {
+                m.mode = mode;
+                if let (Some(conf), Some(agent)) = (&m.conference, agent) {
+                    conf.set_role(&m.phone.media, role_for(mode, agent));
+                }
             }
-            let leg = m.phone.leg.leg.to_string();
-            self.record(Event::LegState {
-                leg,
-                target: format!("supervisor:{supervisor}"),
-                state: mode.name().to_string(),
-                status: None,
-            });
+            if let Some(m) = self.monitor.as_ref() {
+                self.record(Event::LegState {
+                    leg: m.phone.leg_label(),
+                    target: format!("supervisor:{supervisor}"),
+                    state: mode.name().to_string(),
+                    status: None,
+                });
+            }
             return;
         }
-        let binding = self
-            .manager
-            .endpoint
-            .get()
-            .and_then(|ep| ep.registered_phone(&supervisor));
-        let Some(b) = binding else {
-            tracing::info!(call_id = %self.call_id, %supervisor, "supervisor has no registered phone to monitor with");
-            return;
-        };
-        let Some(phone) = self.dial_phone(&supervisor, &b, "supervisor").await else {
-            return;
+        self.monitor_request = Some((supervisor.clone(), mode));
+        self.feed(machine::Input::MonitorStart { supervisor });
+    }
+
+    /// The supervisor's phone rings: keep its leg.
+    pub(super) fn monitor_rung(&mut self, leg: LegId, phone: AgentLeg) {
+        let mode = match self.monitor_request.take() {
+            Some((s, mode)) if s == phone.user => mode,
+            _ => MonitorMode::Listen,
         };
         self.record(Event::LegState {
-            leg: phone.leg.leg.to_string(),
-            target: format!("supervisor:{supervisor}"),
+            leg: phone.leg_label(),
+            target: format!("supervisor:{}", phone.user),
             state: "calling".into(),
             status: None,
         });
         self.monitor = Some(MonitorLeg {
-            supervisor,
+            leg,
+            supervisor: phone.user.clone(),
             mode,
             phone,
             conference: None,
@@ -97,39 +91,58 @@ impl IvrCall {
     }
 
     /// What the supervisor's phone did.
-    pub(super) fn monitor_event(&mut self, ev: LegEvent) {
-        let Some(m) = self.monitor.as_mut() else {
-            return;
-        };
-        match ev {
+    pub(super) fn monitor_event(&mut self, leg: LegId, ev: AgentEvent) {
+        let AgentEvent::Sip(ev) = ev else { return };
+        match *ev {
             LegEvent::Answered { sdp } => {
-                accept_phone_answer(sdp.as_deref(), &m.phone.local, &m.phone.media);
-                let Some(agent) = self.agent.as_ref().filter(|a| a.answered) else {
-                    return self.end_monitor("agent_gone");
-                };
-                let conf = Conference::new();
-                self.media.join_conference(&conf, Role::Participant);
-                agent.media.join_conference(&conf, Role::Participant);
-                m.phone
-                    .media
-                    .join_conference(&conf, role_for(m.mode, agent.media.id()));
-                m.conference = Some(conf);
-                let (leg, who, mode) = (
-                    m.phone.leg.leg.to_string(),
-                    format!("supervisor:{}", m.supervisor),
-                    m.mode.name(),
-                );
-                self.record(Event::LegState {
-                    leg,
-                    target: who,
-                    state: mode.to_string(),
-                    status: Some(200),
-                });
+                if let Some(m) = self.monitor.as_ref() {
+                    if let AgentPath::Phone { local, .. } = &m.phone.path {
+                        agent_io::accept_phone_answer(sdp.as_deref(), local, &m.phone.media);
+                    }
+                }
+                self.feed(machine::Input::LegAnswered { leg });
             }
-            LegEvent::Failed { .. } => self.end_monitor("no_answer"),
-            LegEvent::Ended { .. } | LegEvent::Cancelled => self.end_monitor("ended"),
+            LegEvent::Failed { .. } => self.feed(machine::Input::LegGone {
+                leg,
+                why: LegGoneWhy::Failed,
+            }),
+            LegEvent::Ended { .. } | LegEvent::Cancelled => self.feed(machine::Input::LegGone {
+                leg,
+                why: LegGoneWhy::Ended,
+            }),
             _ => {}
         }
+    }
+
+    /// The supervisor answered while the agent talks: caller, agent and supervisor meet in a
+    /// conference, the supervisor with the role of their mode.
+    pub(super) fn join_monitor(&mut self, leg: LegId) {
+        let Some(agent) = self.talking_media() else {
+            return self.end_monitor("agent_gone");
+        };
+        let Some(m) = self.monitor.as_ref().filter(|m| m.leg == leg) else {
+            return;
+        };
+        let conf = Conference::new();
+        self.media.join_conference(&conf, Role::Participant);
+        agent.join_conference(&conf, Role::Participant);
+        m.phone
+            .media
+            .join_conference(&conf, role_for(m.mode, agent.id()));
+        let (label, who, mode) = (
+            m.phone.leg_label(),
+            format!("supervisor:{}", m.supervisor),
+            m.mode.name(),
+        );
+        if let Some(m) = self.monitor.as_mut() {
+            m.conference = Some(conf);
+        }
+        self.record(Event::LegState {
+            leg: label,
+            target: who,
+            state: mode.to_string(),
+            status: Some(200),
+        });
     }
 
     /// The agent put the caller on hold (or took them off it): a held caller hears the hold
@@ -150,16 +163,14 @@ impl IvrCall {
         let Some(m) = self.monitor.take() else { return };
         if m.conference.is_some() {
             self.media.leave_conference();
-            if let Some(a) = &self.agent {
-                a.media.leave_conference();
+            if let Some(a) = self.talking_media() {
+                a.leave_conference();
             }
         }
-        if let Some(ep) = self.manager.endpoint.get() {
-            ep.hangup(m.phone.leg);
-        }
-        m.phone.media.close();
+        let label = m.phone.leg_label();
+        m.phone.close(self.manager.endpoint.get(), None);
         self.record(Event::LegState {
-            leg: m.phone.leg.leg.to_string(),
+            leg: label,
             target: format!("supervisor:{}", m.supervisor),
             state: format!("ended:{why}"),
             status: None,

@@ -1,30 +1,27 @@
-//! The waiting side of a queued call: joining the router's queue with the caller's IVR language
-//! and their ticket (owner, priority, SLA) from the CRM, hearing position and expected-wait
-//! announcements over the music, and following the call into another queue (overflow, or a
-//! supervisor's move) so its pop and interaction row name the right queue.
+//! The waiting side of a queued call: what joins the router's queue (the caller's IVR language
+//! and their ticket — owner, priority, SLA — from the CRM), the router's cues for the call,
+//! position and expected-wait announcements over the music, and following the call into
+//! another queue (overflow, or a supervisor's move) so its pop and interaction row name the
+//! right queue.
 
-use super::ivr_call::IvrCall;
+use super::driver::CallTask;
+use super::machine::{self, Phase};
 use crate::acd::router::{QueuedCall, TicketInfo};
+use crate::acd::service::Cue;
 use crate::acd::types::{AgentId, CallId};
 use crate::crm::model::Ticket;
 use crate::events::Event;
 use crate::ivr::engine::QueueRequest;
-use tokio::sync::oneshot;
 
-/// A call waiting for the CRM's answer (which ticket is the caller's) before it joins the
-/// router's queue. The CRM is asked under its pop deadline, so this lasts at most that long.
-pub(super) struct Joining {
-    pub call: QueuedCall,
-    pub ticket: oneshot::Receiver<Option<TicketInfo>>,
-}
-
-impl IvrCall {
-    /// Queue the call as the IVR asked: music has started; the router gets the call once the
-    /// CRM has said which ticket is the caller's (`Crm::routing_ticket`: a ticket typed in the
-    /// IVR, else their most urgent open one), or at once without a CRM.
+impl CallTask {
+    /// The call as the router gets it (its ticket is added once the CRM has named it).
     /// `callback_number`: the caller booked a callback in the IVR (a virtual call).
-    pub(super) fn join_queue(&mut self, q: &QueueRequest, callback_number: Option<String>) {
-        let call = QueuedCall {
+    pub(super) fn queued_call(
+        &self,
+        q: &QueueRequest,
+        callback_number: Option<String>,
+    ) -> QueuedCall {
+        QueuedCall {
             call: CallId::from(self.call_id.as_str()),
             queue: q.queue.clone(),
             skills: q.skills.iter().map(|(k, v)| (k.clone(), *v)).collect(),
@@ -32,48 +29,33 @@ impl IvrCall {
             priority: i32::from(q.priority),
             callback_number,
             ..Default::default()
-        };
-        let Some(router) = self.router().cloned() else {
-            return;
-        };
-        let Some(crm) = self.manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
-            self.cues = Some(router.queue(call));
-            return;
-        };
-        let caller = self.caller.clone();
-        let typed = q.ticket.clone();
-        let (tx, rx) = oneshot::channel();
-        tokio::spawn(async move {
-            let ticket = crm.routing_ticket(&caller, typed.as_deref()).await;
-            let now = crate::events::now_ms();
-            let _ = tx.send(ticket.map(|t| ticket_info(&t, now)));
-        });
-        self.joining = Some(Joining { call, ticket: rx });
+        }
     }
 
-    /// The CRM answered (or gave up): the call joins the router's queue.
-    pub(super) fn joined(&mut self, ticket: Option<TicketInfo>) {
-        let Some(mut j) = self.joining.take() else {
-            return;
-        };
-        let Some(router) = self.router().cloned() else {
-            return;
-        };
-        if let Some(t) = &ticket {
-            tracing::info!(call_id = %self.call_id, owner = ?t.owner, priority = t.priority, sla_breached = t.sla_breached, "queued with the caller's ticket");
+    /// A decision of the router about this call.
+    pub(super) fn cue(&mut self, cue: Cue) {
+        match cue {
+            Cue::Offer { agent, ring } => {
+                self.rings.insert(agent.clone(), ring);
+                self.feed(machine::Input::Cue(Cue::Offer { agent, ring }));
+            }
+            c @ (Cue::StopRinging { .. } | Cue::Outcome { .. }) => {
+                self.feed(machine::Input::Cue(c))
+            }
+            Cue::Announce { position, ewt_ms } => self.announce(position, ewt_ms),
+            Cue::QueueChanged { queue } => self.queue_changed(queue),
+            Cue::Callback(c) => self.callback_cue(c),
         }
-        j.call.ticket = ticket;
-        self.cues = Some(router.queue(j.call));
     }
 
     /// The router announces the caller's place: play it over the music (a prompt takes the
-    /// music's place while it plays; the music goes on where it was afterwards). Not while the
-    /// IVR plays something, the previous announcement is still being said, the caller holds,
-    /// or an agent is talking to them.
+    /// music's place while it plays; the music goes on where it was afterwards). Only while
+    /// the caller waits in the queue, not while the IVR plays something, the previous
+    /// announcement is still being said, or the caller holds.
     pub(super) fn announce(&mut self, position: u32, ewt_ms: Option<u64>) {
-        let talking = self.agent.as_ref().is_some_and(|a| a.answered);
+        let waiting = self.machine.phase() == &Phase::Queued;
         let busy = !self.plays.is_empty() || self.announcing.is_some();
-        if talking || self.after_agent || self.held || busy {
+        if !waiting || self.held || busy {
             return;
         }
         let lang = self
@@ -111,7 +93,6 @@ pub(super) fn ticket_info(t: &Ticket, now_ms: i64) -> TicketInfo {
         sla_breached: t.sla_due_ms.is_some_and(|due| due < now_ms),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! what the caller hears, i.e. the agent) under the configured directory. The path goes on the
 //! call's interaction row and in a `call.recording` event.
 
-use super::ivr_call::{sanitize, IvrCall};
+use super::driver::{sanitize, CallTask};
 use crate::events::Event;
 use crate::media::RecordingMode;
 use std::collections::HashSet;
@@ -35,7 +35,7 @@ pub(super) fn file_for(
         .join(format!("{}-{n}.wav", sanitize(call_id)))
 }
 
-impl IvrCall {
+impl CallTask {
     /// The agent answered: record the call if its queue says so.
     pub(super) fn start_call_recording(&mut self, agent: &str) {
         let Some(rec) = self.manager.ivr.as_ref().map(|p| &p.recording) else {

@@ -2,7 +2,7 @@
 //! (the caller's, or a new one) as the call's interaction row, off the call's path. A database
 //! outage only delays it: the filing is retried with back-off.
 
-use super::ivr_call::IvrCall;
+use super::driver::CallTask;
 use crate::events::{now_ms, Event};
 use crate::media::MediaEvent;
 use std::path::Path;
@@ -15,11 +15,12 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Attempts before a voicemail filing is given up (the message file stays on disk).
 const ATTEMPTS: u32 = 8;
 
-impl IvrCall {
+impl CallTask {
     /// The call ended while the caller was leaving a message (most callers hang up rather than
     /// press `#`): close the recording and file what was said.
     pub(super) async fn voicemail_on_hangup(&mut self, media_rx: &mut Receiver<MediaEvent>) {
-        if self.recording_until.take().is_none() {
+        self.recording_until = None;
+        if !std::mem::take(&mut self.voicemail_open) {
             return;
         }
         self.media.stop_recording();

@@ -7,7 +7,7 @@
 //! connected to, or in wrap-up with its own agent.
 
 use super::protocol::*;
-use crate::call::routing::RouterHandle;
+use crate::acd::service::RouterHandle;
 use crate::crm::model::{Interaction, Pop, WrapUp};
 use crate::crm::Crm;
 use dashmap::DashMap;
@@ -89,11 +89,8 @@ impl Slot {
     }
 }
 
-/// A call's control channel and the agent it is with.
-struct Control {
-    agent: String,
-    tx: UnboundedSender<DeskCommand>,
-}
+/// Where a page's requests about a call go: the call's task, told which agent asks.
+pub type CallControl = UnboundedSender<(String, DeskCommand)>;
 
 /// A finished call waiting for its wrap-up.
 struct Draft {
@@ -106,7 +103,9 @@ type PhoneCheck = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 pub struct Desk {
     agents: DashMap<String, Slot>,
-    calls: DashMap<String, Control>,
+    /// Calls offered to or connected with each agent, by (call id, agent): a ring-all call is
+    /// offered to several agents at once.
+    calls: DashMap<(String, String), CallControl>,
     drafts: DashMap<String, Draft>,
     next_socket: AtomicU64,
     crm: Crm,
@@ -116,6 +115,13 @@ pub struct Desk {
     has_phone: OnceLock<PhoneCheck>,
     /// Queues whose calls need a disposition before the agent is ready again.
     disposition_required: std::collections::HashSet<String>,
+}
+
+/// Whether `agent`'s page shows `call_id` as their call (answered).
+fn e_is_connected(desk: &Desk, agent: &str, call_id: &str) -> bool {
+    desk.agents
+        .get(agent)
+        .is_some_and(|s| s.call.as_ref().is_some_and(|c| c.call_id == call_id))
 }
 
 impl Desk {
@@ -186,14 +192,9 @@ impl Desk {
 
     /// A call is offered to the agent: show it (with its pop) and accept the page's answer or
     /// rejection for it on `control`.
-    pub fn offer(&self, agent: &str, offer: OfferView, control: UnboundedSender<DeskCommand>) {
-        self.calls.insert(
-            offer.call_id.clone(),
-            Control {
-                agent: agent.to_string(),
-                tx: control,
-            },
-        );
+    pub fn offer(&self, agent: &str, offer: OfferView, control: CallControl) {
+        self.calls
+            .insert((offer.call_id.clone(), agent.to_string()), control);
         self.slot(agent).offer = Some(offer.clone());
         self.push(agent, ServerMsg::Offer(offer));
     }
@@ -208,9 +209,7 @@ impl Desk {
             }
             had
         };
-        if self.calls.get(call_id).is_some_and(|c| c.agent == agent) {
-            self.calls.remove(call_id);
-        }
+        self.calls.remove(&(call_id.to_string(), agent.to_string()));
         if had {
             self.push(
                 agent,
@@ -269,7 +268,7 @@ impl Desk {
             slot.wrapup = view.clone();
             view
         };
-        self.calls.remove(&call_id);
+        self.calls.remove(&(call_id.clone(), agent.to_string()));
         self.drafts.insert(
             call_id.clone(),
             Draft {
@@ -341,7 +340,7 @@ impl Desk {
         slot.sockets.push((id, tx));
         drop(slot);
         use crate::acd::router::Input;
-        let id_ = crate::call::routing::agent_id(agent);
+        let id_ = crate::acd::service::agent_id(agent);
         self.router.send(Input::AgentLogin {
             agent: id_.clone(),
             ready: false,
@@ -371,7 +370,7 @@ impl Desk {
                 tracing::info!(%agent, "agent page gone past the grace period: out of routing");
                 me.router
                     .send(crate::acd::router::Input::AgentDisconnected {
-                        agent: crate::call::routing::agent_id(&agent),
+                        agent: crate::acd::service::agent_id(&agent),
                     });
             }
         });
@@ -407,9 +406,8 @@ impl Desk {
     /// Any call's pop (supervisors).
     pub fn pop_any(&self, call_id: &str) -> Option<Pop> {
         let agent = self
-            .calls
-            .get(call_id)
-            .map(|c| c.agent.clone())
+            .connected_agent(call_id)
+            .or_else(|| self.agent_of(call_id))
             .or_else(|| self.drafts.get(call_id).map(|d| d.agent.clone()))?;
         self.pop_for(&agent, call_id)
     }
@@ -452,7 +450,7 @@ impl Desk {
 
     fn set_state(&self, agent: &str, state: &str, reason: Option<String>) -> Result<(), String> {
         use crate::acd::router::Input;
-        let id = crate::call::routing::agent_id(agent);
+        let id = crate::acd::service::agent_id(agent);
         match state {
             "available" => {
                 self.router.send(Input::AgentLogin {
@@ -495,33 +493,51 @@ impl Desk {
                 mode.name()
             ));
         }
-        let control = self
-            .calls
-            .get(call_id)
-            .map(|c| (c.agent.clone(), c.tx.clone()));
-        let Some((agent, tx)) = control else {
+        if self.agent_of(call_id).is_none() {
             return Err(format!("no call `{call_id}` is with an agent now"));
-        };
-        let connected = self
-            .agents
-            .get(&agent)
-            .is_some_and(|s| s.call.as_ref().is_some_and(|c| c.call_id == call_id));
-        if !connected {
-            return Err(format!("call `{call_id}` is not answered yet"));
         }
-        tx.send(DeskCommand::Monitor {
-            supervisor: supervisor.to_string(),
-            mode,
-        })
+        let Some(agent) = self.connected_agent(call_id) else {
+            return Err(format!("call `{call_id}` is not answered yet"));
+        };
+        let Some(tx) = self
+            .calls
+            .get(&(call_id.to_string(), agent.clone()))
+            .map(|c| c.clone())
+        else {
+            return Err("that call has just ended".to_string());
+        };
+        tx.send((
+            agent,
+            DeskCommand::Monitor {
+                supervisor: supervisor.to_string(),
+                mode,
+            },
+        ))
         .map_err(|_| "that call has just ended".to_string())
     }
 
+    /// Some agent the call is offered to or connected with.
+    fn agent_of(&self, call_id: &str) -> Option<String> {
+        self.calls
+            .iter()
+            .find(|e| e.key().0 == call_id)
+            .map(|e| e.key().1.clone())
+    }
+
+    /// The agent talking to the caller of `call_id`.
+    fn connected_agent(&self, call_id: &str) -> Option<String> {
+        self.calls
+            .iter()
+            .map(|e| e.key().1.clone())
+            .filter(|a| e_is_connected(self, a, call_id))
+            .next()
+    }
+
     fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {
-        match self.calls.get(call_id) {
-            Some(c) if c.agent == agent => {
-                c.tx.send(cmd)
-                    .map_err(|_| "that call has just ended".to_string())
-            }
+        match self.calls.get(&(call_id.to_string(), agent.to_string())) {
+            Some(c) => c
+                .send((agent.to_string(), cmd))
+                .map_err(|_| "that call has just ended".to_string()),
             // Another agent's call looks exactly like no call at all.
             _ => Err(format!(
                 "no call `{call_id}` is offered to you or connected to you"
@@ -576,7 +592,7 @@ impl Desk {
             },
         );
         use crate::acd::router::Input;
-        let id = crate::call::routing::agent_id(agent);
+        let id = crate::acd::service::agent_id(agent);
         self.router.send(Input::Disposition {
             agent: id.clone(),
             code: wrap.disposition,

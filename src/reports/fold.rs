@@ -36,6 +36,8 @@ pub struct Seg {
     pub agent: Option<String>,
     /// Epoch milliseconds; `arrived_ms` is the queue entry.
     pub fact: CallFact,
+    /// How a deflected call left the queue: "callback", "voicemail" or "busy".
+    pub deflection: Option<&'static str>,
 }
 
 impl Seg {
@@ -235,6 +237,19 @@ impl Fold {
             }
             "call.abandoned" => self.update_open(call_id, out, |s| s.fact.abandoned_ms = Some(at)),
             "call.callback_requested" => self.callback(call_id, &p, at, out),
+            // The router's max-wait or queue-full outcome (voicemail, busy) took the call out
+            // of its queue: neither answered nor abandoned.
+            "call.outcome" => {
+                let how = match text(&p, "outcome").as_deref() {
+                    Some("voicemail") => "voicemail",
+                    Some("busy") => "busy",
+                    _ => "callback",
+                };
+                self.update_open(call_id, out, |s| {
+                    s.fact.deflected = true;
+                    s.deflection = Some(how);
+                })
+            }
             "call.agent_ended" => self.agent_ended(call_id, &p),
             "call.ended" => self.ended(call_id, &p, out),
             _ => {}
@@ -279,6 +294,7 @@ impl Fold {
                 arrived_ms: at,
                 ..CallFact::default()
             },
+            deflection: None,
         };
         rec.segs.push(seg.clone());
         out.push(Change::Segment {
@@ -292,7 +308,10 @@ impl Fold {
         rec.last_ms = rec.last_ms.max(at);
         rec.callback = true;
         if rec.segs.last().is_some_and(Seg::open) {
-            self.update_open(call_id, out, |s| s.fact.deflected = true);
+            self.update_open(call_id, out, |s| {
+                s.fact.deflected = true;
+                s.deflection = Some("callback");
+            });
             return;
         }
         let seg = Seg {
@@ -307,6 +326,7 @@ impl Fold {
                 deflected: true,
                 ..CallFact::default()
             },
+            deflection: Some("callback"),
         };
         rec.segs.push(seg.clone());
         out.push(Change::Segment {

@@ -2,8 +2,8 @@
 //! now (waiting callers, agents by state) joined with today's figures from [`LiveKpi`].
 
 use super::live::LiveKpi;
+use crate::acd::service::Board;
 use crate::acd::types::AgentStatus;
-use crate::call::routing::Board;
 use crate::config::Thresholds;
 use serde_json::{json, Value};
 use std::collections::HashMap;

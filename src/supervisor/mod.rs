@@ -25,7 +25,7 @@ pub use board::QueueInfo;
 pub use live::LiveKpi;
 
 use crate::acd::config::AcdConfig;
-use crate::call::routing::RouterHandle;
+use crate::acd::service::RouterHandle;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::reports::load::Loader;

@@ -4,8 +4,8 @@
 //! agents by state) follow the router's board. Queue labels are the configured queue names
 //! only (anything else is `other`), so label values stay bounded.
 
+use crate::acd::service::Board;
 use crate::acd::types::AgentStatus;
-use crate::call::routing::Board;
 use crate::metrics::Metrics;
 use crate::reports::fold::{Change, Seg};
 use crate::reports::KpiConfig;
@@ -90,7 +90,8 @@ impl PromSink {
             }
         }
         if !o.deflected && n.deflected && n.answered_ms.is_none() && n.abandoned_ms.is_none() {
-            m.queue_calls.with_label_values(&[q, "callback"]).inc();
+            let how = new.deflection.unwrap_or("callback");
+            m.queue_calls.with_label_values(&[q, how]).inc();
         }
     }
 

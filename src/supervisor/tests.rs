@@ -44,7 +44,7 @@ async fn changes_reach_the_board_within_a_second_and_snapshots_stay_at_most_four
         .expect("config")
         .config;
     let settings = crate::config::parse(Path::new("h.toml"), "").expect("settings");
-    let router = crate::call::routing::spawn(acd.clone(), events.clone(), vec![]);
+    let router = crate::acd::service::spawn(acd.clone(), events.clone(), vec![]);
     let metrics = crate::metrics::Metrics::new();
     let sup = Supervisor::start(
         &settings,

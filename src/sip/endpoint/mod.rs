@@ -75,6 +75,8 @@ pub enum Command {
     AuthorizeWith(LegId, crate::sip::auth::Credentials),
     Respond(crate::sip::transaction::TxId, crate::sip::message::Response),
     Hangup(LegId),
+    /// CANCEL an outgoing call attempt with an RFC 3326 `Reason` (BYE once answered).
+    Cancel(LegId, Option<String>),
     Reinvite(LegId, Bytes),
     AnswerReinvite(LegId, Bytes),
     RejectReinvite(LegId, u16),
@@ -123,6 +125,11 @@ impl Endpoint {
 
     pub fn hangup(&self, leg: LegRef) {
         self.command(leg.shard, Command::Hangup(leg.leg));
+    }
+
+    /// CANCEL an outgoing call attempt saying why (RFC 3326 `Reason`).
+    pub fn cancel(&self, leg: LegRef, reason: Option<String>) {
+        self.command(leg.shard, Command::Cancel(leg.leg, reason));
     }
 
     /// Place an outgoing call on some shard; events of the new leg go to `events`.

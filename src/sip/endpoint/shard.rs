@@ -163,6 +163,7 @@ impl Shard {
                 Ok(())
             }
             Command::Hangup(leg) => self.legs.hangup(leg, now),
+            Command::Cancel(leg, reason) => self.legs.cancel(leg, reason, now),
             Command::Reinvite(leg, sdp) => self.legs.reinvite(leg, sdp, now),
             Command::AnswerReinvite(leg, sdp) => self.legs.answer_reinvite(leg, sdp, now),
             Command::RejectReinvite(leg, status) => self.legs.reject_reinvite(leg, status, now),

@@ -216,10 +216,15 @@ impl Legs {
 
     /// UAC: CANCEL the call attempt (sent once a provisional response arrived, §9.1).
     /// After the answer this is a BYE.
-    pub fn cancel(&mut self, leg: LegId, now: Instant) -> Result<(), LegError> {
+    pub fn cancel(
+        &mut self,
+        leg: LegId,
+        reason: Option<String>,
+        now: Instant,
+    ) -> Result<(), LegError> {
         self.command(leg, now, |l, ctx| match l {
             Leg::Uac(u) => {
-                u.cancel(ctx);
+                u.cancel_with_reason(ctx, reason);
                 Ok(())
             }
             Leg::Uas(_) => Err(LegError::InvalidState("not an outgoing leg")),

@@ -199,7 +199,7 @@ fn cancel_after_180_sends_cancel_and_487_reports_cancelled() {
     let leg = h.call(0);
     let inv = invite_sent(&h);
     h.receive(answer_to(&inv, 180), 5);
-    h.legs.cancel(leg, h.at(6)).unwrap();
+    h.legs.cancel(leg, None, h.at(6)).unwrap();
     h.drain();
     let cancel = h.sent_requests(Method::Cancel).remove(0);
     assert_eq!(
@@ -221,7 +221,7 @@ fn cancel_before_any_provisional_waits_for_one() {
     let mut h = H::new();
     let leg = h.call(0);
     let inv = invite_sent(&h);
-    h.legs.cancel(leg, h.at(1)).unwrap();
+    h.legs.cancel(leg, None, h.at(1)).unwrap();
     h.drain();
     assert!(
         h.sent_requests(Method::Cancel).is_empty(),
@@ -243,7 +243,7 @@ fn cancel_without_a_final_response_gives_up_after_64_t1() {
     let leg = h.call(0);
     let inv = invite_sent(&h);
     h.receive(answer_to(&inv, 180), 5);
-    h.legs.cancel(leg, h.at(10)).unwrap();
+    h.legs.cancel(leg, None, h.at(10)).unwrap();
     h.drain();
     h.advance(649);
     assert!(!h.events(leg).contains(&LegEvent::Cancelled));
@@ -259,7 +259,7 @@ fn answer_racing_our_cancel_is_acked_and_hung_up() {
     let leg = h.call(0);
     let inv = invite_sent(&h);
     h.receive(answer_to(&inv, 180), 5);
-    h.legs.cancel(leg, h.at(6)).unwrap();
+    h.legs.cancel(leg, None, h.at(6)).unwrap();
     h.receive(answer_to(&inv, 200), 7);
     assert_eq!(h.sent_requests(Method::Ack).len(), 1);
     assert_eq!(h.sent_requests(Method::Bye).len(), 1);
@@ -323,4 +323,28 @@ fn bye_from_the_callee_ends_the_call() {
     );
     h.advance(5000);
     assert!(h.freed(leg));
+}
+
+#[test]
+fn a_cancel_with_a_reason_carries_it_even_when_deferred_until_the_first_provisional() {
+    const REASON: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
+    let mut h = H::new();
+    let leg = h.call(0);
+    let inv = invite_sent(&h);
+    // Before any provisional the CANCEL waits (RFC 3261 §9.1).
+    h.legs.cancel(leg, Some(REASON.into()), h.at(1)).unwrap();
+    h.drain();
+    assert!(h.sent_requests(Method::Cancel).is_empty());
+    h.receive(answer_to(&inv, 180), 2);
+    let cancel = h.sent_requests(Method::Cancel).remove(0);
+    assert_eq!(cancel.headers.get("reason"), Some(REASON));
+    // Without a reason, none is sent.
+    let mut h = H::new();
+    let leg = h.call(0);
+    let inv = invite_sent(&h);
+    h.receive(answer_to(&inv, 180), 1);
+    h.legs.cancel(leg, None, h.at(2)).unwrap();
+    h.drain();
+    let cancel = h.sent_requests(Method::Cancel).remove(0);
+    assert_eq!(cancel.headers.get("reason"), None);
 }

@@ -47,6 +47,8 @@ pub(crate) struct UacLeg {
     challenges: Vec<String>,
     early: Option<Dialog>,
     pub session: Option<Session>,
+    /// The RFC 3326 `Reason` our CANCEL carries (e.g. "call completed elsewhere").
+    cancel_reason: Option<String>,
 }
 
 impl UacLeg {
@@ -92,6 +94,7 @@ impl UacLeg {
             challenges: Vec::new(),
             early: None,
             session: None,
+            cancel_reason: None,
         })
     }
 
@@ -332,8 +335,18 @@ impl UacLeg {
         }
     }
 
+    /// Cancel the call attempt with an RFC 3326 `Reason` header on the CANCEL (after the
+    /// answer this is a BYE, without it).
+    pub fn cancel_with_reason(&mut self, ctx: &mut LegCtx, reason: Option<String>) {
+        self.cancel_reason = reason;
+        self.cancel(ctx);
+    }
+
     fn send_cancel(&mut self, ctx: &mut LegCtx) {
-        let cancel = self.invite.cancel();
+        let mut cancel = self.invite.cancel();
+        if let Some(r) = &self.cancel_reason {
+            cancel.headers.push("reason", r.as_str());
+        }
         ctx.send_request(cancel, self.peer);
         self.cancel = Cancel::Sent(ctx.now + ctx.t1() * 64);
     }

@@ -73,7 +73,11 @@
       if (!S.offer || S.offer.call_id !== m.call_id) return;
       S.offer = null;
       RTC.close(m.call_id);
-      const why = { caller_hangup: 'the caller hung up', timeout: 'not answered in time', answered_elsewhere: 'answered by someone else' };
+      const why = {
+        'caller-hung-up': 'the caller hung up', 'no-answer': 'not answered in time',
+        'answered-elsewhere': 'answered by someone else', 'rejected': 'you rejected it',
+        'withdrawn': 'taken back by routing'
+      };
       H.toast('Call withdrawn: ' + (why[m.reason] || m.reason || 'no reason given'));
       render();
     },

@@ -1,11 +1,19 @@
-//! The task that runs one answered call through its dialplan: it feeds the sans-IO IVR engine
-//! the caller's digits, prompt ends, timeouts and CRM answers, and performs what the engine asks
-//! (play prompts on the call's RTP session, queue the call with music on hold, record a
-//! message, hang up), recording every step as an event.
+//! The task that drives one answered call: it feeds the call's two sans-IO cores — the IVR
+//! engine (`crate::ivr::engine`: menus, prompts, digits) and the call's state machine
+//! ([`super::machine`]: queue, offers, legs, outcomes) — with what happens on the call's legs,
+//! media, router cues, agent pages and spawned work, and carries out what they decide
+//! ([`super::perform`] for the machine's actions, [`CallTask::perform_ivr`] for the engine's).
+//!
+//! The loop's `select!` arms never await: slow work (the CRM, opening a WebRTC leg, dialling a
+//! phone, accepting a browser's answer) is spawned and its result comes back on `done` as one
+//! more input, so a BYE, a withdrawn offer or a timer is seen at once whatever is in flight.
 
+use super::agent_io::{AgentEvent, AgentLeg, Done};
+use super::machine::{self, CallMachine, LegId, PromptTag};
 use super::media_map::{answer_offer, is_hold};
-use super::routing::Cue;
 use super::CallManager;
+use crate::acd::router::QueuedCall;
+use crate::acd::service::Cue;
 use crate::events::Event;
 use crate::ivr::crm::LookupResult;
 use crate::ivr::engine::{Action, Input, Now, PlayId, QueueRequest, Session as Ivr};
@@ -16,7 +24,7 @@ use crate::sip::sdp_negotiate::LocalMedia;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, Receiver, UnboundedReceiver, UnboundedSender};
 
 /// Next item of an optional channel; pends forever when there is none.
 async fn next<T>(rx: &mut Option<UnboundedReceiver<T>>) -> Option<T> {
@@ -26,20 +34,32 @@ async fn next<T>(rx: &mut Option<UnboundedReceiver<T>>) -> Option<T> {
     }
 }
 
-pub(super) struct IvrCall {
+/// What a page asks of this call, with the agent whose page it is.
+pub type DeskTx = UnboundedSender<(String, crate::desk::DeskCommand)>;
+
+pub(super) struct CallTask {
     pub call_id: String,
     pub leg: LegRef,
     pub local: LocalMedia,
     pub media: MediaSession,
     pub ivr: Ivr,
     pub manager: Arc<CallManager>,
+    /// The call's state machine: phase, legs, who hears whom.
+    pub machine: CallMachine,
     /// Media play ids → the IVR's, to report which prompt finished.
     pub plays: HashMap<u64, PlayId>,
-    /// Inputs produced while performing actions (CRM answers), fed before waiting again.
+    /// Media play ids → the machine's own prompts.
+    pub own_plays: HashMap<u64, PromptTag>,
+    /// Inputs produced while performing actions, fed before waiting again.
     pub pending: VecDeque<Input>,
     pub hung_up_by_us: Option<&'static str>,
     pub queued: Option<QueueRequest>,
+    /// The call as the router will get it once the CRM has named the caller's ticket.
+    pub joining: Option<QueuedCall>,
+    /// The IVR's voicemail recording's deadline.
     pub recording_until: Option<tokio::time::Instant>,
+    /// A voicemail recording is open (the IVR's or an outcome's): filed when it closes.
+    pub voicemail_open: bool,
     /// Files of this call's recordings (queues with `record = true`), one per answer.
     pub call_recordings: Vec<std::path::PathBuf>,
     /// The caller's phone holds the call (re-INVITE).
@@ -48,33 +68,41 @@ pub(super) struct IvrCall {
     pub agent_held: bool,
     /// The router's cues for this call once it is queued.
     pub cues: Option<UnboundedReceiver<Cue>>,
-    /// Queued by the IVR, waiting for the CRM's ticket before joining the router's queue.
-    pub joining: Option<super::queue_side::Joining>,
     /// The media play id of the position announcement being heard.
     pub announcing: Option<u64>,
-    /// The agent leg being rung or talking, if any.
-    pub agent: Option<super::agent_leg::AgentLeg>,
+    /// The I/O side of the agent legs the machine knows (offers, and the agent talking).
+    pub agents: HashMap<LegId, AgentLeg>,
     /// A supervisor listening, whispering or barging in.
     pub monitor: Option<super::monitor::MonitorLeg>,
+    /// The supervisor who asked to monitor and how, until their phone answers.
+    pub monitor_request: Option<(String, crate::desk::MonitorMode)>,
+    /// How long the router lets each offered agent ring (shown on their page).
+    pub rings: HashMap<String, Duration>,
+    /// The screen-pop for offers (built once per queueing).
+    pub pop: Option<crate::crm::model::Pop>,
     /// The caller's identity, for the From of the agent leg (and the number a callback dials).
     pub caller: String,
     /// Where the call stands with a callback (offered, requested, booked, called back).
     pub callback: super::callback::CallbackState,
-    /// The agent has hung up (what follows is the survey).
-    pub after_agent: bool,
     /// Milestones for the call's interaction row.
     pub facts: super::facts::Facts,
     /// The call's interaction has been handed on (to wrap-up or the store).
     pub interaction_saved: bool,
-    /// Requests from the agent's page about this call.
-    pub desk_tx: UnboundedSender<crate::desk::DeskCommand>,
-    pub desk_rx: UnboundedReceiver<crate::desk::DeskCommand>,
+    /// Requests from the agents' pages about this call.
+    pub desk_tx: DeskTx,
+    pub desk_rx: UnboundedReceiver<(String, crate::desk::DeskCommand)>,
     /// CRM answers to the IVR's lookups.
     pub lookup_tx: UnboundedSender<LookupResult>,
     pub lookup_rx: UnboundedReceiver<LookupResult>,
+    /// Results of spawned work (CRM, leg set-up).
+    pub done_tx: UnboundedSender<Done>,
+    pub done_rx: UnboundedReceiver<Done>,
+    /// Events of the agent and supervisor legs, by the machine's leg id.
+    pub legs_tx: UnboundedSender<(LegId, AgentEvent)>,
+    pub legs_rx: UnboundedReceiver<(LegId, AgentEvent)>,
 }
 
-impl IvrCall {
+impl CallTask {
     /// A call task for an answered caller leg and its RTP session, at the start of its IVR.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -86,38 +114,50 @@ impl IvrCall {
         manager: Arc<CallManager>,
         caller: String,
         facts: super::facts::Facts,
-    ) -> IvrCall {
-        let (desk_tx, desk_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (lookup_tx, lookup_rx) = tokio::sync::mpsc::unbounded_channel();
-        IvrCall {
+    ) -> CallTask {
+        let (desk_tx, desk_rx) = unbounded_channel();
+        let (lookup_tx, lookup_rx) = unbounded_channel();
+        let (done_tx, done_rx) = unbounded_channel();
+        let (legs_tx, legs_rx) = unbounded_channel();
+        let machine = CallMachine::new(crate::acd::types::CallId::from(call_id.as_str()));
+        CallTask {
             call_id,
             leg,
             local,
             media,
             ivr,
             manager,
+            machine,
             plays: Default::default(),
+            own_plays: Default::default(),
             pending: Default::default(),
             hung_up_by_us: None,
             queued: None,
+            joining: None,
             recording_until: None,
+            voicemail_open: false,
             call_recordings: Vec::new(),
             held: false,
             agent_held: false,
             cues: None,
-            joining: None,
             announcing: None,
-            agent: None,
+            agents: HashMap::new(),
             monitor: None,
+            monitor_request: None,
+            rings: HashMap::new(),
+            pop: None,
             caller,
             callback: Default::default(),
-            after_agent: false,
             facts,
             interaction_saved: false,
             desk_tx,
             desk_rx,
             lookup_tx,
             lookup_rx,
+            done_tx,
+            done_rx,
+            legs_tx,
+            legs_rx,
         }
     }
 
@@ -129,8 +169,12 @@ impl IvrCall {
         let mut started = false;
         let cause = loop {
             self.drain_pending();
-            let deadline = self.ivr.next_deadline().map(tokio::time::Instant::from_std);
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            let ivr_deadline = self.ivr.next_deadline().map(tokio::time::Instant::from_std);
+            let machine_deadline = self
+                .machine
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
             let recording_until = self.recording_until.unwrap_or(far);
             tokio::select! {
                 ev = leg_rx.recv() => {
@@ -151,61 +195,52 @@ impl IvrCall {
                             if by == EndedBy::Remote {
                                 self.step(Input::CallerHungUp);
                             }
+                            self.feed(machine::Input::CallerHungUp);
                             break self.hung_up_by_us.unwrap_or_else(|| super::end_cause(by, cause));
                         }
-                        LegEvent::Cancelled => break "cancelled",
+                        LegEvent::Cancelled => {
+                            self.feed(machine::Input::CallerHungUp);
+                            break "cancelled";
+                        }
                         _ => {}
                     }
                 }
                 ev = media_rx.recv() => match ev {
                     Some(MediaEvent::Digit { digit, .. }) => self.digit(digit),
-                    Some(MediaEvent::PromptFinished { play_id, .. }) => {
-                        if let Some(id) = self.plays.remove(&play_id) {
-                            self.step(Input::PromptFinished(id));
-                        } else if self.announcing == Some(play_id) {
-                            self.announcing = None;
-                        } else {
-                            self.callback_prompt_finished(play_id);
-                        }
-                    }
+                    Some(MediaEvent::PromptFinished { play_id, .. }) => self.prompt_finished(play_id),
                     Some(MediaEvent::RecordingFinished { path, error, .. }) => {
-                        if self.call_recording_finished(&path, error.as_deref()) {
-                            continue;
-                        }
-                        self.recording_until = None;
-                        self.voicemail_recorded(&path, error.as_deref());
-                        self.step(Input::RecordingFinished);
+                        self.recording_finished(&path, error.as_deref());
                     }
                     Some(MediaEvent::MediaTimeout { silent_for }) => {
                         tracing::info!(call_id = %self.call_id, ?silent_for, "no RTP from the caller: ending the call");
                         self.hangup("media_timeout");
                     }
-                    Some(_) => {}
-                    None => {}
+                    Some(_) | None => {}
                 },
-                _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                _ = tokio::time::sleep_until(ivr_deadline.unwrap_or(far)), if ivr_deadline.is_some() => {
                     self.step(Input::Timeout);
                 }
+                _ = tokio::time::sleep_until(machine_deadline.unwrap_or(far)), if machine_deadline.is_some() => {
+                    self.machine.handle_timeout(Instant::now());
+                    self.perform_machine();
+                }
                 cue = next(&mut self.cues) => match cue {
-                    Some(Cue::Offer { agent, ring }) => self.offer(agent, ring).await,
-                    Some(Cue::StopRinging { agent }) => self.drop_agent(&agent, "withdrawn"),
-                    Some(Cue::Announce { position, ewt_ms }) => self.announce(position, ewt_ms),
-                    Some(Cue::QueueChanged { queue }) => self.queue_changed(queue),
-                    Some(Cue::Callback(c)) => self.callback_cue(c),
+                    Some(cue) => self.cue(cue),
                     None => self.cues = None,
                 },
-                ticket = async { match self.joining.as_mut() { Some(j) => (&mut j.ticket).await.ok().flatten(), None => std::future::pending().await } } => {
-                    self.joined(ticket);
-                },
-                ev = async { match self.agent.as_mut() { Some(a) => a.next_event().await, None => std::future::pending().await } } => {
-                    self.agent_event(ev);
+                done = self.done_rx.recv() => {
+                    if let Some(d) = done {
+                        self.done(d);
+                    }
                 }
-                ev = async { match self.monitor.as_mut() { Some(m) => m.next_event().await, None => std::future::pending().await } } => {
-                    self.monitor_event(ev);
+                ev = self.legs_rx.recv() => {
+                    if let Some((leg, ev)) = ev {
+                        self.agent_event(leg, ev);
+                    }
                 }
                 cmd = self.desk_rx.recv() => {
-                    if let Some(cmd) = cmd {
-                        self.desk_command(cmd).await;
+                    if let Some((agent, cmd)) = cmd {
+                        self.desk_command(agent, cmd);
                     }
                 }
                 answer = self.lookup_rx.recv() => {
@@ -221,7 +256,6 @@ impl IvrCall {
         };
         self.voicemail_on_hangup(&mut media_rx).await;
         let booked = self.take_booked_callback();
-        self.leave_routing();
         if let Some(st) = self.media.stats().await {
             tracing::info!(call_id = %self.call_id, stats = ?st, "call media");
         }
@@ -229,6 +263,49 @@ impl IvrCall {
         self.manager.finish_call(&self.call_id, cause);
         if let Some(cues) = booked {
             super::callback_dial::Pending::wait(self, cues);
+        } else {
+            self.close_late_legs().await;
+        }
+    }
+
+    /// Feed the call's state machine and carry out what it decides.
+    pub(super) fn feed(&mut self, input: machine::Input) {
+        self.machine.handle(input, Instant::now());
+        self.perform_machine();
+    }
+
+    pub(super) fn perform_machine(&mut self) {
+        while let Some(action) = self.machine.poll_action() {
+            self.perform(action);
+        }
+    }
+
+    /// After the caller is gone, legs whose set-up was still in flight are taken down when
+    /// it finishes (for a bounded time), so no phone is left ringing.
+    async fn close_late_legs(mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self
+            .machine
+            .legs()
+            .in_phase(machine::LegPhase::Opening)
+            .len()
+            + self.agents.len()
+            > 0
+        {
+            tokio::select! {
+                done = self.done_rx.recv() => match done {
+                    Some(d) => self.done(d),
+                    None => break,
+                },
+                ev = self.legs_rx.recv() => match ev {
+                    Some((leg, ev)) => self.agent_event(leg, ev),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        for (_, a) in self.agents.drain() {
+            a.close(self.manager.endpoint.get(), None);
         }
     }
 
@@ -244,11 +321,39 @@ impl IvrCall {
             wall: chrono::Utc::now(),
         };
         for action in self.ivr.handle(input, now) {
-            self.perform(action);
+            self.perform_ivr(action);
         }
     }
 
-    fn perform(&mut self, action: Action) {
+    /// A prompt ended: the IVR's, the position announcement, one of the machine's, or the
+    /// callback's.
+    fn prompt_finished(&mut self, play_id: u64) {
+        if let Some(id) = self.plays.remove(&play_id) {
+            self.step(Input::PromptFinished(id));
+        } else if self.announcing == Some(play_id) {
+            self.announcing = None;
+        } else if let Some(tag) = self.own_plays.remove(&play_id) {
+            self.feed(machine::Input::PromptFinished { tag });
+        } else {
+            self.callback_prompt_finished(play_id);
+        }
+    }
+
+    fn recording_finished(&mut self, path: &std::path::Path, error: Option<&str>) {
+        if self.call_recording_finished(path, error) {
+            return;
+        }
+        self.voicemail_open = false;
+        self.voicemail_recorded(path, error);
+        if self.machine.recording_voicemail() {
+            self.feed(machine::Input::RecordingFinished);
+        } else {
+            self.recording_until = None;
+            self.step(Input::RecordingFinished);
+        }
+    }
+
+    fn perform_ivr(&mut self, action: Action) {
         let m = &self.manager;
         match action {
             Action::Play {
@@ -290,18 +395,9 @@ impl IvrCall {
             Action::Enqueue(q) => self.enqueue(q, None),
             Action::CallbackRequested(q) => self.callback_from_ivr(q),
             Action::RecordVoicemail { max_secs, ticket } => {
-                let path = m
-                    .settings
-                    .database
-                    .spill_dir
-                    .with_file_name("voicemail")
-                    .join(format!("{}.wav", sanitize(&self.call_id)));
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
                 // The ticket the IVR identified, if any: the message is filed on it.
                 self.facts.ticket = ticket;
-                self.media.start_recording(path, RecordingMode::Mixed);
+                self.start_voicemail();
                 self.recording_until =
                     Some(tokio::time::Instant::now() + Duration::from_secs(u64::from(max_secs)));
             }
@@ -321,11 +417,14 @@ impl IvrCall {
                 }
                 self.record(Event::Survey { score, ticket })
             }
-            Action::Hangup { .. } => self.hangup(if self.after_agent {
-                "agent_hangup"
-            } else {
-                "ivr_hangup"
-            }),
+            Action::Hangup { .. } => {
+                let after_agent = self.machine.phase() == &machine::Phase::AfterAgent;
+                self.hangup(if after_agent {
+                    "agent_hangup"
+                } else {
+                    "ivr_hangup"
+                })
+            }
             Action::Event(e) => {
                 self.note_step(&e.node, &e.kind);
                 self.record(Event::IvrStep {
@@ -334,6 +433,24 @@ impl IvrCall {
                 })
             }
         }
+    }
+
+    /// Start recording the caller's message (the IVR's voicemail node, or a router outcome).
+    pub(super) fn start_voicemail(&mut self) {
+        let path = self
+            .manager
+            .settings
+            .database
+            .spill_dir
+            .with_file_name("voicemail")
+            .join(format!("{}.wav", sanitize(&self.call_id)));
+        if let Some(dir) = path.parent() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                tracing::warn!(call_id = %self.call_id, dir = %dir.display(), error = %e, "voicemail directory cannot be created");
+            }
+        }
+        self.voicemail_open = true;
+        self.media.start_recording(path, RecordingMode::Mixed);
     }
 
     /// The call leaves the IVR for the router, with music on hold; with `callback_number` it
@@ -357,7 +474,9 @@ impl IvrCall {
             self.media.start_music(vec![music]);
         }
         self.queued = Some(q.clone());
-        self.join_queue(&q, callback_number);
+        self.joining = Some(self.queued_call(&q, callback_number));
+        self.pop = None;
+        self.feed(machine::Input::Queue);
     }
 
     /// Keep the caller's path (nodes entered, the last menu choice) for the pop and the
@@ -404,6 +523,20 @@ impl IvrCall {
 
     pub(super) fn record(&self, event: Event) {
         self.manager.record(&self.call_id, event);
+    }
+
+    pub(super) fn router(&self) -> Option<&crate::acd::service::RouterHandle> {
+        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
+    }
+
+    pub(super) fn desk(&self) -> Option<&std::sync::Arc<crate::desk::Desk>> {
+        self.manager.ivr.as_ref().and_then(|p| p.desk.as_ref())
+    }
+
+    pub(super) fn tell_router(&self, input: crate::acd::router::Input) {
+        if let Some(r) = self.router() {
+            r.send(input);
+        }
     }
 }
 
