@@ -115,7 +115,7 @@ class Call(pj.Call):
             if ts.type == pj.PJSIP_EVENT_RX_MSG and ts.tsx.role == pj.PJSIP_ROLE_UAS \
                     and ts.tsx.state == pj.PJSIP_TSX_STATE_TRYING:
                 self.received.append((time.monotonic(), ts.tsx.method, ts.src.rdata.wholeMsg))
-        except pj.Error:
+        except Exception:       # never let a note-taking callback raise into PJSIP
             pass
 
     def onCallMediaState(self, prm):
