@@ -25,7 +25,7 @@ class Endpoint:
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
-        cfg.uaConfig.maxCalls = 32  # PJSUA_MAX_CALLS in the wheel's build
+        cfg.uaConfig.maxCalls = 32  # asked; this wheel's PJSUA_MAX_CALLS caps it at 4 at once
         cfg.logConfig.level = log_level
         cfg.logConfig.consoleLevel = log_level
         cfg.medConfig.noVad = True

@@ -261,8 +261,7 @@ def test_ring_all_the_first_answer_wins_and_the_others_are_cancelled_as_answered
         assert len(phones[a].incoming) == 1, f"{a}'s phone was rung again"
         pages[a].wait("offer_withdrawn", pump=ua.pump, timeout=2,
                       where=lambda m: m["call_id"] == call.cid)
-    pages[first].wait("call", pump=ua.pump, timeout=5,
-                             where=lambda m: m["call_id"] == call.cid)
+    pages[first].wait("call", pump=ua.pump, timeout=5, where=lambda m: m["call_id"] == call.cid)
     assert not [m for m in pages[first].of("offer_withdrawn") if m["call_id"] == call.cid], \
         "the winner's offer is not withdrawn"
     # Talk: each hears the other's tone, and the caller no one else's.
