@@ -25,19 +25,27 @@ def read_wav(path):
 
 def best_match(recording, prompt):
     """Peak normalised cross-correlation (0..1) of `prompt` anywhere inside `recording`."""
+    return best_match_at(recording, prompt)[0]
+
+
+def best_match_at(recording, prompt):
+    """(peak normalised cross-correlation 0..1, seconds into `recording` where it peaks) of
+    `prompt` inside `recording`."""
     rec, r1 = read_wav(recording)
     ref, r2 = read_wav(prompt)
     assert r1 == r2 == 8000, (r1, r2)
     ref = ref[: 8000 * 3]  # the first three seconds are plenty to identify a prompt
     if len(rec) < len(ref):
-        return 0.0
+        return 0.0, 0.0
     n = 1 << int(np.ceil(np.log2(len(rec) + len(ref))))
     corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)[: len(rec) - len(ref) + 1]
     # Energy of each recording window the prompt is compared with.
     c = np.concatenate(([0.0], np.cumsum(rec * rec)))
     win = c[len(ref):] - c[: len(rec) - len(ref) + 1]
     denom = np.sqrt(np.maximum(win, 1e-9) * float(np.dot(ref, ref)))
-    return float(np.max(np.abs(corr) / denom))
+    score = np.abs(corr) / denom
+    at = int(np.argmax(score))
+    return float(score[at]), at / 8000
 
 
 def tone_power(recording, freq, last_seconds=None):

@@ -41,9 +41,10 @@ class Server:
     """A running helpline process with its own config, database and log."""
 
     def __init__(self, tmp, backend, sip_extra="", rtp_base=None, db_url=None, database_extra="",
-                 dialplans=None, extra="", queues=None, media_extra=""):
+                 dialplans=None, extra="", queues=None, media_extra="", agents=None):
         """`db_url`: use this database instead of a new one (e.g. a private PostgreSQL);
-        `database_extra`: more `key = value` lines for the `[database]` section."""
+        `database_extra`: more `key = value` lines for the `[database]` section; `queues`,
+        `agents`: a test's own queues.toml / agents.toml instead of the sample ones."""
         self.tmp = pathlib.Path(tmp)
         self.backend = backend
         self.sip_port = free_port()
@@ -86,7 +87,7 @@ rtp_ports = [{rtp}, {rtp + 399}]
 dialplans = "{dialplans or REPO / 'dialplans'}"
 prompts = "{REPO}/dialplans/prompts"
 queues = "{queues or REPO / 'config' / 'queues.toml'}"
-agents = "{REPO}/tests/fixtures/agents.toml"
+agents = "{agents or REPO / 'tests' / 'fixtures' / 'agents.toml'}"
 users = "{REPO}/tests/fixtures/users.toml"
 {extra}
 """)
@@ -195,12 +196,13 @@ def make_server(tmp_path):
     started = []
 
     def make(backend="sqlite", sip_extra="", subdir=None, dialplans=None, extra="", queues=None,
-             media_extra=""):
-        """`media_extra`: more `key = value` lines for the `[media]` section."""
+             media_extra="", agents=None):
+        """`media_extra`: more `key = value` lines for the `[media]` section; `agents`: an
+        agents.toml of the test's own."""
         d = tmp_path / (subdir or f"s{len(started)}")
         d.mkdir(exist_ok=True)
         s = Server(d, backend, sip_extra, dialplans=dialplans, extra=extra, queues=queues,
-                   media_extra=media_extra).start()
+                   media_extra=media_extra, agents=agents).start()
         started.append(s)
         return s
     yield make

@@ -25,7 +25,7 @@ class Endpoint:
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
-        cfg.uaConfig.maxCalls = 32  # PJSUA_MAX_CALLS in the wheel's build
+        cfg.uaConfig.maxCalls = 32  # asked; this wheel's PJSUA_MAX_CALLS caps it at 4 at once
         cfg.logConfig.level = log_level
         cfg.logConfig.consoleLevel = log_level
         cfg.medConfig.noVad = True
@@ -92,6 +92,8 @@ class Call(pj.Call):
         self.pending_play = None
         self.pending_record = None
         self.cid = None
+        self.state_times = []   # (time.monotonic(), state text), as the states arrive
+        self.received = []      # (time.monotonic(), method, whole message) of requests received
 
     # --- callbacks ---
     def onCallState(self, prm):
@@ -101,7 +103,20 @@ class Call(pj.Call):
             return
         self.cid = self.cid or ci.callIdString
         self.states.append(ci.stateText)
+        self.state_times.append((time.monotonic(), ci.stateText))
         self.last_code = ci.lastStatusCode
+
+    def onCallTsxState(self, prm):
+        # A request from the far end starting a transaction (CANCEL, BYE, re-INVITE...): keep
+        # it whole, headers and all (a CANCEL's Reason, say); PJSIP reports a received CANCEL
+        # here before the call's state goes DISCONNECTED.
+        try:
+            ts = prm.e.body.tsxState
+            if ts.type == pj.PJSIP_EVENT_RX_MSG and ts.tsx.role == pj.PJSIP_ROLE_UAS \
+                    and ts.tsx.state == pj.PJSIP_TSX_STATE_TRYING:
+                self.received.append((time.monotonic(), ts.tsx.method, ts.src.rdata.wholeMsg))
+        except Exception:       # never let a note-taking callback raise into PJSIP
+            pass
 
     def onCallMediaState(self, prm):
         try:
@@ -136,6 +151,14 @@ class Call(pj.Call):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO:
                 return mi.status
         return None
+
+    def requests_of(self, method):
+        """(arrival time, whole message) of each `method` request received in this call."""
+        return [(t, m) for t, meth, m in self.received if meth == method]
+
+    def state_time(self, state):
+        """When this call first reached `state` (time.monotonic()), or None."""
+        return next((t for t, s in self.state_times if s == state), None)
 
     @property
     def state(self):
