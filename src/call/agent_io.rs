@@ -13,7 +13,7 @@ use crate::sip::leg::{LegEvent, OutgoingCall};
 use crate::sip::message::{NameAddr, Uri};
 use crate::sip::sdp_negotiate::LocalMedia;
 use crate::webrtc::{LegState, WebRtcLeg};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// How the user is reached.
 pub(super) enum AgentPath {
@@ -54,7 +54,7 @@ pub(super) enum Done {
     /// The CRM named the ticket that routes the call (or gave up).
     Ticket(Option<crate::acd::router::TicketInfo>),
     /// The screen-pop (None: no CRM).
-    Pop(Option<crate::crm::model::Pop>),
+    Pop(Option<Box<crate::crm::model::Pop>>),
     /// A leg is set up (it rings), or could not be.
     Rung {
         leg: LegId,
@@ -75,6 +75,9 @@ pub(super) enum Done {
         leg: LegId,
         result: Result<bool, String>,
     },
+    /// An event on a leg set up earlier. It comes on the same channel as the leg's `Rung`,
+    /// and after it, so the leg is known when its first event is handled.
+    Leg(LegId, AgentEvent),
 }
 
 impl AgentLeg {
@@ -125,7 +128,7 @@ impl AgentLeg {
 pub(super) fn forward_phone(
     leg: LegId,
     mut events: UnboundedReceiver<(LegRef, LegEvent)>,
-    to: UnboundedSender<(LegId, AgentEvent)>,
+    to: UnboundedSender<Done>,
 ) {
     tokio::spawn(async move {
         while let Some((_, ev)) = events.recv().await {
@@ -133,7 +136,11 @@ pub(super) fn forward_phone(
                 ev,
                 LegEvent::Ended { .. } | LegEvent::Cancelled | LegEvent::Failed { .. }
             );
-            if to.send((leg, AgentEvent::Sip(Box::new(ev)))).is_err() || last {
+            if to
+                .send(Done::Leg(leg, AgentEvent::Sip(Box::new(ev))))
+                .is_err()
+                || last
+            {
                 return;
             }
         }
@@ -141,11 +148,7 @@ pub(super) fn forward_phone(
 }
 
 /// Forward a browser leg's connection state to the call's loop, tagged `leg`.
-pub(super) fn forward_browser(
-    leg: LegId,
-    rtc: &WebRtcLeg,
-    to: UnboundedSender<(LegId, AgentEvent)>,
-) {
+pub(super) fn forward_browser(leg: LegId, rtc: &WebRtcLeg, to: UnboundedSender<Done>) {
     let mut state = rtc.state();
     tokio::spawn(async move {
         while state.changed().await.is_ok() {
@@ -156,7 +159,7 @@ pub(super) fn forward_browser(
                 _ => continue,
             };
             let gone = matches!(ev, AgentEvent::BrowserGone);
-            if to.send((leg, ev)).is_err() || gone {
+            if to.send(Done::Leg(leg, ev)).is_err() || gone {
                 return;
             }
         }
@@ -247,14 +250,6 @@ pub(super) async fn open_browser(
             Err(format!("no WebRTC leg for the browser: {e}"))
         }
     }
-}
-
-/// A channel pair for a phone leg's events.
-pub(super) fn phone_events() -> (
-    UnboundedSender<(LegRef, LegEvent)>,
-    UnboundedReceiver<(LegRef, LegEvent)>,
-) {
-    unbounded_channel()
 }
 
 /// Point `media` at what the phone's 200 OK answered to our offer (`local`).

@@ -326,7 +326,7 @@ impl CallTask {
 
     /// The page answered the replacement leg: it carries the agent's audio from now on.
     pub(super) fn reattached(&mut self, leg: LegId, result: Result<bool, String>) {
-        let forward = self.legs_tx.clone();
+        let forward = self.done_tx.clone();
         let Some(a) = self.agents.get_mut(&leg) else {
             return;
         };

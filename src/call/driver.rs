@@ -8,7 +8,7 @@
 //! phone, accepting a browser's answer) is spawned and its result comes back on `done` as one
 //! more input, so a BYE, a withdrawn offer or a timer is seen at once whatever is in flight.
 
-use super::agent_io::{AgentEvent, AgentLeg, Done};
+use super::agent_io::{AgentLeg, Done};
 use super::machine::{self, CallMachine, LegId, PromptTag};
 use super::media_map::{answer_offer, is_hold};
 use super::CallManager;
@@ -94,12 +94,10 @@ pub(super) struct CallTask {
     /// CRM answers to the IVR's lookups.
     pub lookup_tx: UnboundedSender<LookupResult>,
     pub lookup_rx: UnboundedReceiver<LookupResult>,
-    /// Results of spawned work (CRM, leg set-up).
+    /// Results of spawned work (CRM, leg set-up) and the events of the legs set up, by the
+    /// machine's leg id.
     pub done_tx: UnboundedSender<Done>,
     pub done_rx: UnboundedReceiver<Done>,
-    /// Events of the agent and supervisor legs, by the machine's leg id.
-    pub legs_tx: UnboundedSender<(LegId, AgentEvent)>,
-    pub legs_rx: UnboundedReceiver<(LegId, AgentEvent)>,
 }
 
 impl CallTask {
@@ -118,7 +116,6 @@ impl CallTask {
         let (desk_tx, desk_rx) = unbounded_channel();
         let (lookup_tx, lookup_rx) = unbounded_channel();
         let (done_tx, done_rx) = unbounded_channel();
-        let (legs_tx, legs_rx) = unbounded_channel();
         let machine = CallMachine::new(crate::acd::types::CallId::from(call_id.as_str()));
         CallTask {
             call_id,
@@ -156,8 +153,6 @@ impl CallTask {
             lookup_rx,
             done_tx,
             done_rx,
-            legs_tx,
-            legs_rx,
         }
     }
 
@@ -233,11 +228,6 @@ impl CallTask {
                         self.done(d);
                     }
                 }
-                ev = self.legs_rx.recv() => {
-                    if let Some((leg, ev)) = ev {
-                        self.agent_event(leg, ev);
-                    }
-                }
                 cmd = self.desk_rx.recv() => {
                     if let Some((agent, cmd)) = cmd {
                         self.desk_command(agent, cmd);
@@ -295,10 +285,6 @@ impl CallTask {
             tokio::select! {
                 done = self.done_rx.recv() => match done {
                     Some(d) => self.done(d),
-                    None => break,
-                },
-                ev = self.legs_rx.recv() => match ev {
-                    Some((leg, ev)) => self.agent_event(leg, ev),
                     None => break,
                 },
                 _ = tokio::time::sleep_until(deadline) => break,

@@ -55,7 +55,7 @@ impl CallTask {
                 if let Some(c) = pop.as_ref().and_then(|p| p.contact.as_ref()) {
                     self.facts.contact_id = Some(c.id.clone());
                 }
-                self.pop = pop;
+                self.pop = pop.map(|p| *p);
                 self.feed(machine::Input::PopReady);
             }
             Done::Rung { leg, result } => {
@@ -82,6 +82,7 @@ impl CallTask {
             Done::BrowserAnswered { leg, result } => self.browser_answered(leg, result),
             Done::Reoffered { leg, result } => self.reoffered(leg, result),
             Done::Reattached { leg, result } => self.reattached(leg, result),
+            Done::Leg(leg, ev) => self.agent_event(leg, ev),
         }
     }
 
@@ -119,7 +120,7 @@ impl CallTask {
         let done = self.done_tx.clone();
         tokio::spawn(async move {
             let pop = crm.pop(&req).await;
-            let _ = done.send(Done::Pop(Some(pop)));
+            let _ = done.send(Done::Pop(Some(Box::new(pop))));
         });
     }
 
@@ -189,29 +190,32 @@ impl CallTask {
                     media,
                     offered_ms,
                 };
-                let forward = self.legs_tx.clone();
                 tokio::spawn(async move {
-                    let (tx, rx) = agent_io::phone_events();
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                     let result = dial.dial(tx).await;
-                    if result.is_ok() {
-                        agent_io::forward_phone(leg, rx, forward);
-                    }
+                    let ok = result.is_ok();
                     let _ = done.send(Done::Rung { leg, result });
+                    if ok {
+                        // After `Rung`, on the same channel: the leg is known by then.
+                        agent_io::forward_phone(leg, rx, done);
+                    }
                 });
             }
             (None, Some(gw)) => {
                 let label = format!("{}/{user}", self.call_id);
-                let forward = self.legs_tx.clone();
                 tokio::spawn(async move {
                     let result = agent_io::open_browser(gw, label, user, media, offered_ms).await;
-                    if let Ok(AgentLeg {
-                        path: agent_io::AgentPath::Browser { rtc, .. },
-                        ..
-                    }) = &result
-                    {
-                        agent_io::forward_browser(leg, rtc, forward);
-                    }
+                    let rtc = match &result {
+                        Ok(AgentLeg {
+                            path: agent_io::AgentPath::Browser { rtc, .. },
+                            ..
+                        }) => Some(rtc.clone()),
+                        _ => None,
+                    };
                     let _ = done.send(Done::Rung { leg, result });
+                    if let Some(rtc) = rtc {
+                        agent_io::forward_browser(leg, &rtc, done);
+                    }
                 });
             }
             (None, None) => {

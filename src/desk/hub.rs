@@ -529,8 +529,7 @@ impl Desk {
         self.calls
             .iter()
             .map(|e| e.key().1.clone())
-            .filter(|a| e_is_connected(self, a, call_id))
-            .next()
+            .find(|a| e_is_connected(self, a, call_id))
     }
 
     fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {

@@ -389,7 +389,11 @@ impl CallMachine {
                 self.legs.set(leg, LegPhase::Ending);
                 self.emit(Action::HangUpLeg { leg });
             }
-            Input::LegGone { leg, .. } => self.legs.set(leg, LegPhase::Ended),
+            Input::RingStarted {
+                leg,
+                result: Err(_),
+            }
+            | Input::LegGone { leg, .. } => self.legs.set(leg, LegPhase::Ended),
             _ => {}
         }
     }
