@@ -66,7 +66,10 @@ impl CallTask {
                         why: LegGoneWhy::Ended,
                     });
                 }
-                _ => {}
+                // Our re-INVITEs' answers and auth need nothing here; a phone's ACK is `Confirmed`.
+                LegEvent::Confirmed { .. }
+                | LegEvent::NeedsAuth { .. }
+                | LegEvent::ReInviteDone { .. } => {}
             },
             AgentEvent::BrowserConnected => {
                 tracing::info!(call_id = %self.call_id, agent = %a.user, "browser audio connected");

@@ -197,7 +197,12 @@ impl CallTask {
                             self.feed(machine::Input::CallerHungUp);
                             break "cancelled";
                         }
-                        _ => {}
+                        // Outgoing-leg events: never for the caller's answered incoming leg.
+                        LegEvent::Ringing { .. }
+                        | LegEvent::Answered { .. }
+                        | LegEvent::Failed { .. }
+                        | LegEvent::NeedsAuth { .. }
+                        | LegEvent::ReInviteDone { .. } => {}
                     }
                 }
                 ev = media_rx.recv() => match ev {
@@ -210,7 +215,7 @@ impl CallTask {
                         tracing::info!(call_id = %self.call_id, ?silent_for, "no RTP from the caller: ending the call");
                         self.hangup("media_timeout");
                     }
-                    Some(_) | None => {}
+                    Some(MediaEvent::MediaResumed | MediaEvent::Latched { .. } | MediaEvent::Rtcp(_) | MediaEvent::Closed(_)) | None => {}
                 },
                 _ = tokio::time::sleep_until(ivr_deadline.unwrap_or(far)), if ivr_deadline.is_some() => {
                     self.step(Input::Timeout);

@@ -110,7 +110,31 @@ impl CallTask {
                 leg,
                 why: LegGoneWhy::Ended,
             }),
-            _ => {}
+            LegEvent::Request { tx, request } => {
+                if let Some(phone) = self.monitor.as_ref().and_then(|m| m.phone.phone()) {
+                    self.command_on(
+                        phone.shard,
+                        crate::sip::endpoint::Command::Respond(
+                            tx,
+                            super::in_dialog_response(&request),
+                        ),
+                    );
+                }
+            }
+            // The supervisor's phone rings, is ACKed, or renegotiates: the conference does
+            // not change (a re-INVITE is refused; the supervisor only listens or talks).
+            LegEvent::ReInvite { .. } => {
+                if let Some(phone) = self.monitor.as_ref().and_then(|m| m.phone.phone()) {
+                    self.command_on(
+                        phone.shard,
+                        crate::sip::endpoint::Command::RejectReinvite(phone.leg, 488),
+                    );
+                }
+            }
+            LegEvent::Ringing { .. }
+            | LegEvent::Confirmed { .. }
+            | LegEvent::NeedsAuth { .. }
+            | LegEvent::ReInviteDone { .. } => {}
         }
     }
 

@@ -426,7 +426,16 @@ impl<'a> Engine<'a> {
                         self.account(ix as usize, state, self.now);
                     }
                 }
-                _ => {}
+                // Nothing to simulate: the simulated caller hears these and keeps waiting
+                // (a callback outcome is an offer the simulated caller does not take).
+                Action::MaxWaitOutcome { .. }
+                | Action::QueueFull { .. }
+                | Action::StopRinging { .. }
+                | Action::Announce { .. }
+                | Action::Overflow { .. }
+                | Action::OfferCallback { .. }
+                | Action::CallbackBooked { .. }
+                | Action::CallbackRefused { .. } => {}
             }
         }
     }
