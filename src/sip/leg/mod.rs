@@ -45,6 +45,7 @@ mod ctx;
 mod dispatch;
 mod session;
 mod set;
+mod timer;
 mod uac;
 mod uas;
 
@@ -54,6 +55,8 @@ mod bench;
 mod test_util;
 #[cfg(test)]
 mod tests_session;
+#[cfg(test)]
+mod tests_timer;
 #[cfg(test)]
 mod tests_uac;
 #[cfg(test)]
@@ -97,6 +100,9 @@ pub enum EndCause {
     DialogGone,
     /// The transport failed for an in-dialog request.
     TransportError,
+    /// RFC 4028 session timer: the peer did not refresh the session in time, or our
+    /// refresh got 408/481 or timed out (we sent BYE). The far end is gone.
+    SessionExpired,
 }
 
 /// What happened on a leg, for the call layer.
@@ -201,6 +207,11 @@ pub struct LegConfig {
     pub allow: String,
     /// UAC: how many 401/407 challenges in a row are answered before failing.
     pub max_auth_attempts: u32,
+    /// RFC 4028 session interval we ask for (UAC) or reduce to (UAS), seconds; 0 turns
+    /// session timers off (no `Supported: timer`, no refreshes, no expiry).
+    pub session_expires: u32,
+    /// Smallest session interval we accept (422 with this Min-SE below it), seconds.
+    pub min_se: u32,
 }
 
 impl Default for LegConfig {
@@ -209,8 +220,10 @@ impl Default for LegConfig {
             local_host: "127.0.0.1".into(),
             local_port: 5060,
             contact_user: "helpline".into(),
-            allow: "INVITE, ACK, CANCEL, BYE, OPTIONS".into(),
+            allow: "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE".into(),
             max_auth_attempts: 2,
+            session_expires: 1800,
+            min_se: 90,
         }
     }
 }
