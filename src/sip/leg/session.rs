@@ -361,7 +361,8 @@ impl Session {
 
     /// A 422 to our refresh: take its Min-SE as our interval. False if it raises nothing.
     fn on_422(&mut self, resp: &Response) -> bool {
-        match (self.timer.as_mut(), timer::min_se(&resp.headers)) {
+        let min = timer::min_se(&resp.headers).map(|m| m.min(timer::MAX_INTERVAL));
+        match (self.timer.as_mut(), min) {
             (Some(t), Some(min)) if min > t.n.interval => {
                 t.n.interval = min;
                 t.min_se = t.min_se.max(min);

@@ -511,3 +511,36 @@ fn session_expires_0_turns_timers_off() {
     assert!(inv.headers.get("session-expires").is_none());
     assert!(inv.headers.get("supported").is_none());
 }
+
+#[test]
+fn uac_stops_retrying_after_two_422s() {
+    let mut h = H::new();
+    let leg = h.call(0);
+    for (i, min) in ["2000", "3000", "4000"].into_iter().enumerate() {
+        let mut too_small = answer_to(&invite_sent(&h), 422);
+        too_small.headers.push("min-se", min);
+        h.receive(too_small, 5 + i as u64);
+    }
+    assert_eq!(h.sent_requests(Method::Invite).len(), 3, "two retries");
+    assert!(matches!(
+        h.events(leg)[..],
+        [LegEvent::Failed { status: 422, .. }]
+    ));
+}
+
+#[test]
+fn a_422_to_our_refresh_raises_the_interval_and_refreshes_again() {
+    let mut h = H::new();
+    let (leg, up) = refreshing_by_update(&mut h);
+    let mut too_small = Response::for_request(&up, 422, "");
+    too_small.headers.push("min-se", "120");
+    h.receive(too_small, 45 * S + 5);
+    let ups = h.sent_requests(Method::Update);
+    assert_eq!(ups.len(), 2);
+    assert_eq!(
+        ups[1].headers.get("session-expires"),
+        Some("120;refresher=uac")
+    );
+    assert_eq!(ups[1].headers.get("min-se"), Some("120"));
+    assert_eq!(ended(&h, leg), None);
+}

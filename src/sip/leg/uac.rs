@@ -46,6 +46,8 @@ pub(crate) struct UacLeg {
     auth_attempts: u32,
     challenge_status: u16,
     challenges: Vec<String>,
+    /// INVITEs re-sent after a 422 (a peer raising its Min-SE for ever is cut off).
+    interval_retries: u32,
     early: Option<Dialog>,
     pub session: Option<Session>,
 }
@@ -97,6 +99,7 @@ impl UacLeg {
             auth_attempts: 0,
             challenge_status: 0,
             challenges: Vec::new(),
+            interval_retries: 0,
             early: None,
             session: None,
         })
@@ -308,14 +311,16 @@ impl UacLeg {
     }
 
     /// 422 (RFC 4028 §7.3): re-send the INVITE (new branch, CSeq + 1) asking for the
-    /// response's Min-SE, if that is more than we asked for; else the call fails.
+    /// response's Min-SE, if that is more than we asked for (and at most a day, and at most
+    /// twice per call); else the call fails.
     fn on_interval_too_small(&mut self, ctx: &mut LegCtx, resp: &Response) {
         let asked = timer::session_expires(&self.invite.headers).map(|se| se.secs);
         let retry = match (timer::min_se(&resp.headers), asked) {
-            (Some(min), Some(asked)) if min > asked => Some(min),
+            (Some(min), Some(asked)) if min > asked && min <= timer::MAX_INTERVAL => Some(min),
             _ => None,
         };
-        let Some(min) = retry.filter(|_| self.unanswered() && self.cancel == Cancel::No) else {
+        let allowed = self.unanswered() && self.cancel == Cancel::No && self.interval_retries < 2;
+        let Some(min) = retry.filter(|_| allowed) else {
             self.on_failure(ctx, resp);
             return;
         };
@@ -334,6 +339,7 @@ impl UacLeg {
         };
         self.invite = invite;
         self.invite_tx = Some(tx);
+        self.interval_retries += 1;
         self.state = State::Calling;
         self.provisional = false;
         self.early = None;
