@@ -37,6 +37,11 @@
 //! }
 //! ```
 //!
+//! Session timers (RFC 4028, `timer.rs`): legs negotiate `Session-Expires` per
+//! [`LegConfig::session_expires`] / [`LegConfig::min_se`], refresh on their own when they
+//! are the refresher, and end with [`EndCause::SessionExpired`] (after sending BYE) when a
+//! session is not refreshed in time; [`Legs::poll_timeout`] covers those deadlines too.
+//!
 //! `100 Trying` is left to the INVITE server transaction (sent after
 //! `TimerConfig::trying_delay`, 200 ms by default, unless the call layer rings or
 //! answers first), which saves one message per quickly answered call.
@@ -124,8 +129,10 @@ pub enum LegEvent {
         status: u16,
         challenges: Vec<String>,
     },
-    /// The peer sent a re-INVITE (hold/unhold). Answer with [`Legs::answer_reinvite`]
-    /// or [`Legs::reject_reinvite`].
+    /// The peer sent a re-INVITE (hold/unhold, or an RFC 4028 session refresh, usually
+    /// with its SDP unchanged). Answer with [`Legs::answer_reinvite`] (which also refreshes
+    /// the session timer) or [`Legs::reject_reinvite`]. The session refreshes we send
+    /// ourselves are never reported.
     ReInvite { sdp: Option<Bytes> },
     /// Our re-INVITE got its final response (`sdp` with a 2xx).
     ReInviteDone { status: u16, sdp: Option<Bytes> },

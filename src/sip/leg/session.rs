@@ -443,6 +443,14 @@ impl Session {
             if resp.status == 422 {
                 self.on_422(resp);
             }
+            if self
+                .timer
+                .as_ref()
+                .is_some_and(SessionTimer::refresh_in_flight)
+            {
+                // Our refresh was left to this re-INVITE, which failed: ours is still due.
+                self.retry_refresh_later(ctx);
+            }
             ctx.emit(LegEvent::ReInviteDone {
                 status: resp.status,
                 sdp: None,

@@ -544,3 +544,37 @@ fn a_422_to_our_refresh_raises_the_interval_and_refreshes_again() {
     assert_eq!(ups[1].headers.get("min-se"), Some("120"));
     assert_eq!(ended(&h, leg), None);
 }
+
+#[test]
+fn a_refresh_left_to_a_failed_hold_reinvite_is_sent_later() {
+    let mut h = H::new();
+    let (leg, _, _) = answered(
+        &mut h,
+        &[
+            ("Supported", "timer"),
+            ("Session-Expires", "90;refresher=uas"),
+        ],
+    );
+    // The call layer's re-INVITE is in flight when our refresh falls due (45 s)...
+    h.legs
+        .reinvite(leg, Bytes::from_static(ANSWER), h.at(45 * S - 5))
+        .unwrap();
+    h.drain();
+    h.advance(45 * S);
+    let hold = h.sent_requests(Method::Invite).remove(0);
+    assert_eq!(
+        h.sent_requests(Method::Invite).len(),
+        1,
+        "no second re-INVITE"
+    );
+    // ...and is refused: the refresh goes out halfway to the expiry (60 s) instead.
+    h.receive(Response::for_request(&hold, 488, ""), 46 * S);
+    assert!(matches!(
+        h.events(leg).last(),
+        Some(LegEvent::ReInviteDone { status: 488, .. })
+    ));
+    h.advance(53 * S - 1);
+    assert_eq!(h.sent_requests(Method::Invite).len(), 1);
+    h.advance(53 * S);
+    assert_eq!(h.sent_requests(Method::Invite).len(), 2);
+}

@@ -238,6 +238,11 @@ impl SessionTimer {
         self.next_refresh = None;
     }
 
+    /// We refresh and wait for a refresh in flight (none is scheduled).
+    pub fn refresh_in_flight(&self) -> bool {
+        self.n.we_refresh && self.next_refresh.is_none()
+    }
+
     /// Try again at `at` (a refresh that could not go now, or failed without ending the
     /// dialog), unless that is past the expiry.
     pub fn retry_at(&mut self, at: Instant) {
