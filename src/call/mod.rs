@@ -360,6 +360,7 @@ fn end_cause(by: crate::sip::leg::EndedBy, cause: crate::sip::leg::EndCause) -> 
         (EndedBy::Local, EndCause::Bye) => "server_hangup",
         (_, EndCause::AckTimeout) => "no_ack",
         (_, EndCause::DialogGone) | (_, EndCause::TransportError) => "failed",
+        (_, EndCause::SessionExpired) => "session_expired",
     }
 }
 

@@ -102,6 +102,10 @@ pub struct SipSettings {
     pub registration_min_expires: u32,
     pub registration_max_expires: u32,
     pub nonce_ttl_secs: u64,
+    /// RFC 4028 session interval asked for / accepted, seconds; 0 = no session timers.
+    pub session_expires_s: u32,
+    /// Smallest session interval accepted (422 below it), seconds; 90 per RFC 4028.
+    pub min_se_s: u32,
     pub trunks: Vec<TrunkSettings>,
     /// Direct lines: numbers that bypass the IVR and ring one agent or an external number.
     pub direct: Vec<DirectLine>,
@@ -297,6 +301,8 @@ pub(crate) struct RawSip {
     pub registration_min_expires: u32,
     pub registration_max_expires: u32,
     pub nonce_ttl_secs: u64,
+    pub session_expires_s: Spanned<u32>,
+    pub min_se_s: Spanned<u32>,
     pub workers: usize,
     pub trunks: Vec<RawTrunk>,
     pub direct: Vec<RawDirect>,
@@ -338,6 +344,8 @@ impl Default for RawSip {
             registration_min_expires: 60,
             registration_max_expires: 3600,
             nonce_ttl_secs: 300,
+            session_expires_s: Spanned::new(0..0, 1800),
+            min_se_s: Spanned::new(0..0, 90),
             workers: 0,
             trunks: Vec::new(),
             direct: Vec::new(),

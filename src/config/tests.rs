@@ -191,3 +191,47 @@ fn reports_time_zone_and_wallboard_thresholds() {
         errs[0]
     );
 }
+
+#[test]
+fn session_timer_settings_default_to_rfc_4028_and_are_checked() {
+    let s = parse(Path::new("c.toml"), "").expect("defaults");
+    assert_eq!((s.sip.session_expires_s, s.sip.min_se_s), (1800, 90));
+    let s = parse(Path::new("c.toml"), "[sip]\nsession_expires_s = 0\n").expect("0 = off");
+    assert_eq!(s.sip.session_expires_s, 0);
+    let s = parse(
+        Path::new("c.toml"),
+        "[sip]\nsession_expires_s = 4\nmin_se_s = 2\n",
+    )
+    .expect("short test timers");
+    assert_eq!((s.sip.session_expires_s, s.sip.min_se_s), (4, 2));
+    let errs = parse(Path::new("c.toml"), "[sip]\nmin_se_s = 1\n").unwrap_err();
+    assert!(
+        errs[0].to_string().starts_with(
+            "c.toml:2:12: sip.min_se_s = 1: the smallest session interval must be at least 2 s"
+        ),
+        "{}",
+        errs[0]
+    );
+    let errs = parse(
+        Path::new("c.toml"),
+        "[sip]\nsession_expires_s = 60\nmin_se_s = 90\n",
+    )
+    .unwrap_err();
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:21: sip.session_expires_s = 60 is below sip.min_se_s = 90"),
+        "{}",
+        errs[0]
+    );
+    let errs = parse(Path::new("c.toml"), "[sip]\nmin_se_s = 3600\n").unwrap_err();
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:12: sip.session_expires_s = 1800 is below"),
+        "{}",
+        errs[0]
+    );
+    let errs = parse(Path::new("c.toml"), "[sip]\nsession_expires_s = 100000\n").unwrap_err();
+    assert!(errs[0].message.contains("at most 86400"), "{}", errs[0]);
+}

@@ -7,6 +7,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+/// Smallest `min_se_s` accepted (RFC 4028 says 90; lower values only make tests fast).
+const MIN_SE_FLOOR: u32 = 2;
+/// Largest `session_expires_s` accepted.
+const MAX_SESSION_EXPIRES: u32 = 86_400;
+
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
@@ -37,6 +42,26 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// `[sip] session_expires_s` / `min_se_s` (RFC 4028 session timers).
+    fn session_timers(&mut self, se: &Spanned<u32>, min: &Spanned<u32>) {
+        let (s, m) = (*se.get_ref(), *min.get_ref());
+        if m < MIN_SE_FLOOR {
+            self.err(min, format!("sip.min_se_s = {m}: the smallest session interval must be at least {MIN_SE_FLOOR} s (RFC 4028 says 90; below 90 is for tests only)"));
+        } else if m > MAX_SESSION_EXPIRES {
+            self.err(
+                min,
+                format!("sip.min_se_s = {m}: at most {MAX_SESSION_EXPIRES} s (one day)"),
+            );
+        }
+        if s > MAX_SESSION_EXPIRES {
+            self.err(se, format!("sip.session_expires_s = {s}: at most {MAX_SESSION_EXPIRES} s (one day); 0 turns session timers off"));
+        } else if s != 0 && s < m {
+            // Point at whichever of the two the file sets.
+            let at = if se.span().is_empty() { min } else { se };
+            self.err(at, format!("sip.session_expires_s = {s} is below sip.min_se_s = {m}: write 0 (session timers off) or at least {m}"));
+        }
+    }
+
     /// `[crm]`: the provider is `builtin` or `http`; `http` needs `[crm.http] base_url`, a
     /// plain `http://` URL.
     fn crm(&mut self, raw: RawCrm) -> CrmSettings {
@@ -241,6 +266,7 @@ pub(super) fn settings(
             c.err(p, format!("transfer_allow pattern `{}`: {e}", p.get_ref()));
         }
     }
+    c.session_timers(&sip.session_expires_s, &sip.min_se_s);
     let transfer_allow = sip
         .transfer_allow
         .into_iter()
@@ -338,6 +364,8 @@ pub(super) fn settings(
             registration_min_expires: sip.registration_min_expires,
             registration_max_expires: sip.registration_max_expires,
             nonce_ttl_secs: sip.nonce_ttl_secs,
+            session_expires_s: sip.session_expires_s.into_inner(),
+            min_se_s: sip.min_se_s.into_inner(),
             trunks,
             direct,
             transfer_allow,

@@ -6,7 +6,7 @@ use super::{tu, Admission, Command, IncomingCall, LegRef, Shared};
 use crate::sip::leg::{LegConfig, LegEvent, LegId, Legs, Output};
 use crate::sip::message::{Message, Response};
 use crate::sip::transaction::{response_peer, stamp_top_via, Peer, TimerConfig, TxId};
-use crate::sip::validate::{validate_request, validate_response};
+use crate::sip::validate::{validate_request_with, validate_response, Policy};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ pub(super) struct Shard {
     pub idx: usize,
     pub legs: Legs,
     pub shared: Arc<Shared>,
+    /// What incoming requests may Require (`timer` with session timers on).
+    policy: Policy,
     routes: HashMap<LegId, UnboundedSender<(LegRef, LegEvent)>>,
     requests: HashMap<TxId, UnboundedSender<Result<Response, bool>>>,
     answered_at: HashMap<LegId, Instant>,
@@ -56,10 +58,19 @@ pub(super) fn spawn(idx: usize, shared: Arc<Shared>, rx: UnboundedReceiver<Shard
         contact_user: "helpline".into(),
         allow: tu::ALLOW.into(),
         max_auth_attempts: 2,
+        session_expires: s.session_expires_s,
+        min_se: s.min_se_s,
     };
+    if idx == 0 && s.session_expires_s > 0 && s.min_se_s < 90 {
+        tracing::warn!(
+            min_se_s = s.min_se_s,
+            "sip.min_se_s is below RFC 4028's 90 s: for tests only"
+        );
+    }
     let shard = Shard {
         idx,
         legs: Legs::new(timers, cfg, super::shard_seed(idx)),
+        policy: tu::policy(&shared.settings),
         shared,
         routes: HashMap::new(),
         requests: HashMap::new(),
@@ -128,7 +139,7 @@ impl Shard {
     fn inbound(&mut self, msg: Message, peer: Peer, now: Instant) {
         match &msg {
             Message::Request(req) => {
-                if let Err(rej) = validate_request(req) {
+                if let Err(rej) = validate_request_with(req, &self.policy) {
                     self.shared.metrics.sip_parse_errors.inc();
                     if req.method != crate::sip::message::Method::Ack {
                         let mut resp = rej.to_response(req, &tu::stateless_tag());

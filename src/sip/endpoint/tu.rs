@@ -9,8 +9,26 @@ use crate::sip::transaction::{Peer, TxId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Methods we serve, as sent in Allow.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+/// Methods we serve, as sent in Allow (UPDATE: RFC 4028 session refreshes in a dialog).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE";
+
+/// The option tags we list in Supported and accept in Require.
+pub(super) fn supported(settings: &crate::config::Settings) -> &'static str {
+    if settings.sip.session_expires_s > 0 {
+        "timer"
+    } else {
+        ""
+    }
+}
+
+/// Request validation: the default policy, plus `timer` when session timers are on.
+pub(super) fn policy(settings: &crate::config::Settings) -> crate::sip::validate::Policy {
+    let mut p = crate::sip::validate::Policy::default();
+    if settings.sip.session_expires_s > 0 {
+        p.supported.push("timer".into());
+    }
+    p
+}
 
 /// Persists registration changes (store, events, metrics); implemented by the server.
 pub trait RegistrationSink: Send + Sync {
@@ -31,13 +49,12 @@ pub(super) fn unix_secs() -> u64 {
 pub(super) fn out_of_dialog(shard: &mut Shard, tx: TxId, req: Request, from: Peer) {
     let now = Instant::now();
     let resp = match &req.method {
-        Method::Options => options(&req),
+        Method::Options => options(&req, supported(&shard.shared.settings)),
         Method::Register => register(&shard.shared, &req, from),
-        Method::Bye | Method::Ack | Method::Cancel => {
+        Method::Bye | Method::Ack | Method::Cancel | Method::Update => {
             with_tag(&req, 481, "Call/Transaction Does Not Exist")
         }
         Method::Info
-        | Method::Update
         | Method::Prack
         | Method::Subscribe
         | Method::Notify
@@ -66,12 +83,12 @@ fn with_tag(req: &Request, status: u16, reason: &str) -> Response {
     r
 }
 
-fn options(req: &Request) -> Response {
+fn options(req: &Request, supported: &str) -> Response {
     let mut r = with_tag(req, 200, "OK");
     r.headers.set("allow", ALLOW);
     r.headers.set("accept", "application/sdp");
     r.headers.set("accept-language", "en, es");
-    r.headers.set("supported", "");
+    r.headers.set("supported", supported);
     r
 }
 

@@ -37,6 +37,11 @@
 //! }
 //! ```
 //!
+//! Session timers (RFC 4028, `timer.rs`): legs negotiate `Session-Expires` per
+//! [`LegConfig::session_expires`] / [`LegConfig::min_se`], refresh on their own when they
+//! are the refresher, and end with [`EndCause::SessionExpired`] (after sending BYE) when a
+//! session is not refreshed in time; [`Legs::poll_timeout`] covers those deadlines too.
+//!
 //! `100 Trying` is left to the INVITE server transaction (sent after
 //! `TimerConfig::trying_delay`, 200 ms by default, unless the call layer rings or
 //! answers first), which saves one message per quickly answered call.
@@ -45,6 +50,7 @@ mod ctx;
 mod dispatch;
 mod session;
 mod set;
+mod timer;
 mod uac;
 mod uas;
 
@@ -54,6 +60,8 @@ mod bench;
 mod test_util;
 #[cfg(test)]
 mod tests_session;
+#[cfg(test)]
+mod tests_timer;
 #[cfg(test)]
 mod tests_uac;
 #[cfg(test)]
@@ -97,6 +105,9 @@ pub enum EndCause {
     DialogGone,
     /// The transport failed for an in-dialog request.
     TransportError,
+    /// RFC 4028 session timer: the peer did not refresh the session in time, or our
+    /// refresh got 408/481 or timed out (we sent BYE). The far end is gone.
+    SessionExpired,
 }
 
 /// What happened on a leg, for the call layer.
@@ -118,8 +129,10 @@ pub enum LegEvent {
         status: u16,
         challenges: Vec<String>,
     },
-    /// The peer sent a re-INVITE (hold/unhold). Answer with [`Legs::answer_reinvite`]
-    /// or [`Legs::reject_reinvite`].
+    /// The peer sent a re-INVITE (hold/unhold, or an RFC 4028 session refresh, usually
+    /// with its SDP unchanged). Answer with [`Legs::answer_reinvite`] (which also refreshes
+    /// the session timer) or [`Legs::reject_reinvite`]. The session refreshes we send
+    /// ourselves are never reported.
     ReInvite { sdp: Option<Bytes> },
     /// Our re-INVITE got its final response (`sdp` with a 2xx).
     ReInviteDone { status: u16, sdp: Option<Bytes> },
@@ -201,6 +214,11 @@ pub struct LegConfig {
     pub allow: String,
     /// UAC: how many 401/407 challenges in a row are answered before failing.
     pub max_auth_attempts: u32,
+    /// RFC 4028 session interval we ask for (UAC) or reduce to (UAS), seconds; 0 turns
+    /// session timers off (no `Supported: timer`, no refreshes, no expiry).
+    pub session_expires: u32,
+    /// Smallest session interval we accept (422 with this Min-SE below it), seconds.
+    pub min_se: u32,
 }
 
 impl Default for LegConfig {
@@ -209,8 +227,10 @@ impl Default for LegConfig {
             local_host: "127.0.0.1".into(),
             local_port: 5060,
             contact_user: "helpline".into(),
-            allow: "INVITE, ACK, CANCEL, BYE, OPTIONS".into(),
+            allow: "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE".into(),
             max_auth_attempts: 2,
+            session_expires: 1800,
+            min_se: 90,
         }
     }
 }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::ctx::LegCtx;
 use super::dispatch::Leg;
+use super::timer;
 use super::uac::UacLeg;
 use super::uas::UasLeg;
 use super::{LegConfig, LegError, LegId, OutgoingCall, Output};
@@ -383,6 +384,14 @@ impl Legs {
             .is_some_and(|k| self.by_merge.contains_key(k))
         {
             self.respond_status(tx, &req, 482, now);
+            return;
+        }
+        if let Err(min_se) = timer::as_uas(&req.headers, &self.cfg) {
+            // RFC 4028 §9: the interval asked for is below our minimum.
+            let mut resp = Response::for_request(&req, 422, "");
+            resp.set_to_tag(&self.layer.ids().tag());
+            resp.headers.push("min-se", min_se.to_string());
+            let _ = self.layer.send_response(tx, resp, now);
             return;
         }
         let id = self.alloc_leg();

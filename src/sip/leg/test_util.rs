@@ -26,8 +26,12 @@ pub struct H {
 
 impl H {
     pub fn new() -> H {
+        H::with_config(LegConfig::default())
+    }
+
+    pub fn with_config(cfg: LegConfig) -> H {
         H {
-            legs: Legs::new(short_timers(), LegConfig::default(), 11),
+            legs: Legs::new(short_timers(), cfg, 11),
             t0: Instant::now(),
             out: Vec::new(),
         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::ctx::LegCtx;
 use super::session::Session;
+use super::timer;
 use super::{sdp_of, LegError, LegEvent, OutgoingCall};
 use crate::sip::auth::{pick_challenge, Credentials};
 use crate::sip::dialog::Dialog;
@@ -45,6 +46,8 @@ pub(crate) struct UacLeg {
     auth_attempts: u32,
     challenge_status: u16,
     challenges: Vec<String>,
+    /// INVITEs re-sent after a 422 (a peer raising its Min-SE for ever is cut off).
+    interval_retries: u32,
     early: Option<Dialog>,
     pub session: Option<Session>,
     /// The RFC 3326 `Reason` our CANCEL carries (e.g. "call completed elsewhere").
@@ -73,6 +76,12 @@ impl UacLeg {
             .headers
             .push("contact", ctx.contact(transport).to_string());
         invite.headers.push("allow", ctx.cfg.allow.clone());
+        if timer::enabled(ctx.cfg) {
+            let se = ctx.cfg.session_expires.to_string();
+            for (name, value) in timer::request_headers(se, ctx.cfg.min_se) {
+                invite.headers.push(name, value);
+            }
+        }
         for (name, value) in &call.headers {
             invite.headers.push(name, value.as_str());
         }
@@ -92,6 +101,7 @@ impl UacLeg {
             auth_attempts: 0,
             challenge_status: 0,
             challenges: Vec::new(),
+            interval_retries: 0,
             early: None,
             session: None,
             cancel_reason: None,
@@ -123,6 +133,7 @@ impl UacLeg {
             100..=199 => self.on_provisional(ctx, &resp),
             200..=299 => self.on_2xx(ctx, &resp),
             401 | 407 => self.on_challenge(ctx, &resp),
+            422 => self.on_interval_too_small(ctx, &resp),
             _ => self.on_failure(ctx, &resp),
         }
     }
@@ -185,6 +196,11 @@ impl UacLeg {
         let mut session = Session::new(dialog, self.peer);
         session.ack_headers = self.credentials();
         session.send_ack(ctx, seq);
+        session.local_sdp = sdp_of(&self.invite.headers, &self.invite.body);
+        session.peer_allows_update = timer::allows_update(&resp.headers);
+        let requested = timer::session_expires(&self.invite.headers)
+            .map_or(ctx.cfg.session_expires, |se| se.secs);
+        session.refreshed(ctx, timer::as_uac(&resp.headers, ctx.cfg, requested));
         self.session = Some(session);
         self.state = State::Answered;
         ctx.emit(LegEvent::Answered {
@@ -295,6 +311,41 @@ impl UacLeg {
             .authorize(&challenge, "INVITE", &uri, &self.invite.body, cnonce, 1)
             .map_err(|_| LegError::InvalidState("credentials do not fit the challenge"))?;
         self.authorize(ctx, vec![answer.to_header_value()])
+    }
+
+    /// 422 (RFC 4028 §7.3): re-send the INVITE (new branch, CSeq + 1) asking for the
+    /// response's Min-SE, if that is more than we asked for (and at most a day, and at most
+    /// twice per call); else the call fails.
+    fn on_interval_too_small(&mut self, ctx: &mut LegCtx, resp: &Response) {
+        let asked = timer::session_expires(&self.invite.headers).map(|se| se.secs);
+        let retry = match (timer::min_se(&resp.headers), asked) {
+            (Some(min), Some(asked)) if min > asked && min <= timer::MAX_INTERVAL => Some(min),
+            _ => None,
+        };
+        let allowed = self.unanswered() && self.cancel == Cancel::No && self.interval_retries < 2;
+        let Some(min) = retry.filter(|_| allowed) else {
+            self.on_failure(ctx, resp);
+            return;
+        };
+        let mut invite = self.invite.clone();
+        invite.headers.remove("via");
+        invite
+            .headers
+            .push_front("via", ctx.via(self.peer.transport).to_string());
+        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1).wrapping_add(1);
+        invite.headers.set("cseq", format!("{seq} INVITE"));
+        invite.headers.set("session-expires", min.to_string());
+        invite.headers.set("min-se", min.to_string());
+        let Some(tx) = ctx.send_request(invite.clone(), self.peer) else {
+            self.on_failure(ctx, resp);
+            return;
+        };
+        self.invite = invite;
+        self.invite_tx = Some(tx);
+        self.interval_retries += 1;
+        self.state = State::Calling;
+        self.provisional = false;
+        self.early = None;
     }
 
     fn on_failure(&mut self, ctx: &mut LegCtx, resp: &Response) {

@@ -5,7 +5,8 @@
 use bytes::Bytes;
 
 use super::ctx::LegCtx;
-use super::session::Session;
+use super::session::{add_timer_headers, Session};
+use super::timer;
 use super::{LegError, LegEvent};
 use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::message::{Method, Request, Response};
@@ -120,7 +121,10 @@ impl UasLeg {
         let dialog = self.dialog_for(ctx, DialogState::Confirmed)?;
         let mut resp = self.response(ctx, 200);
         resp.headers.push("allow", ctx.cfg.allow.clone());
-        resp.set_body("application/sdp", sdp);
+        // A too-small interval was refused with 422 before the leg existed.
+        let timer = timer::as_uas(&self.invite.headers, ctx.cfg).unwrap_or(None);
+        add_timer_headers(ctx, &mut resp, timer);
+        resp.set_body("application/sdp", sdp.clone());
         let to = ctx.layer.peer_of(self.invite_tx).unwrap_or(self.peer);
         if !ctx.respond(self.invite_tx, resp.clone()) {
             return Err(LegError::InvalidState("INVITE transaction is gone"));
@@ -128,6 +132,9 @@ impl UasLeg {
         let cseq = self.invite.cseq().map(|c| c.seq).unwrap_or(0);
         let mut session = Session::new(dialog, self.peer);
         session.await_ack(ctx, cseq, resp, to, true);
+        session.local_sdp = Some(sdp);
+        session.peer_allows_update = timer::allows_update(&self.invite.headers);
+        session.refreshed(ctx, timer);
         self.session = Some(session);
         self.state = State::Answered;
         Ok(())
@@ -174,6 +181,10 @@ impl UasLeg {
         } else if self.state == State::Early && req.method == Method::Bye {
             ctx.respond_status(tx, &req, 200, None);
             self.terminate_unanswered(ctx);
+        } else if self.state == State::Early && req.method == Method::Update && req.body.is_empty()
+        {
+            // Nothing to refresh before the answer; the early dialog is alive.
+            ctx.respond_status(tx, &req, 200, None);
         } else if self.state == State::Early {
             ctx.emit(LegEvent::Request { tx, request: req });
         } else {
