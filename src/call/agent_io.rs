@@ -284,3 +284,12 @@ pub(super) fn prefers_pcmu(answer: &str) -> bool {
         .and_then(|l| l.split_whitespace().nth(2))
         .is_none_or(|pt| pt != "8")
 }
+
+/// The supervisor's leg on this call.
+pub(super) struct MonitorLeg {
+    pub leg: LegId,
+    pub supervisor: String,
+    pub mode: crate::desk::MonitorMode,
+    pub phone: AgentLeg,
+    pub conference: Option<crate::media::Conference>,
+}

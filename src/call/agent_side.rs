@@ -45,7 +45,7 @@ impl CallTask {
                             phone.shard,
                             crate::sip::endpoint::Command::Respond(
                                 tx,
-                                super::in_dialog_response(&request),
+                                super::env::in_dialog_response(&request),
                             ),
                         );
                     }
@@ -118,7 +118,7 @@ impl CallTask {
                 // A phone's BYE comes back as the leg's end; a browser's call ends at once.
                 match self.agents.get(&leg).and_then(|a| a.phone()) {
                     Some(phone) => {
-                        if let Some(ep) = self.manager.endpoint.get() {
+                        if let Some(ep) = self.env.endpoint.get() {
                             ep.hangup(phone);
                         }
                     }
@@ -151,7 +151,7 @@ impl CallTask {
         };
         if on {
             self.media.unbridge();
-            if let Some(m) = self.manager.prompts.get("music", "hold") {
+            if let Some(m) = self.env.prompts.get("music", "hold") {
                 self.media.start_music(vec![m]);
             }
         } else {
@@ -207,7 +207,7 @@ impl CallTask {
             ticket: self.facts.ticket.clone(),
             tags: vec!["transfer".into()],
         });
-        if let Some(m) = self.manager.prompts.get("music", "hold") {
+        if let Some(m) = self.env.prompts.get("music", "hold") {
             self.media.start_music(vec![m]);
         }
         self.cues = Some(router.queue(crate::acd::router::QueuedCall {
@@ -283,7 +283,7 @@ impl CallTask {
     /// The page lost its audio during the call (reload): offer a fresh WebRTC leg toward the
     /// same RTP session; the bridge to the caller is untouched.
     fn reoffer(&mut self, leg: LegId) {
-        let Some(gw) = self.manager.ivr.as_ref().and_then(|p| p.webrtc.clone()) else {
+        let Some(gw) = self.env.ivr.as_ref().and_then(|p| p.webrtc.clone()) else {
             return;
         };
         let Some(a) = self.agents.get(&leg) else {

@@ -6,7 +6,7 @@
 //! offer, the caller's answer is the agent's. Everything else — ringing, answer, CANCEL when the
 //! caller gives up, 401/407 challenges, BYE from either side, re-INVITEs — is ours.
 
-use super::CallManager;
+use super::env::CallEnv;
 use crate::config::{DirectLine, DirectTarget};
 use crate::events::Event;
 use crate::sip::auth::{Credentials, Secret};
@@ -25,7 +25,7 @@ pub(super) struct Bridge {
     pub caller_id: String,
     pub offer: Bytes,
     pub line: DirectLine,
-    pub manager: Arc<CallManager>,
+    pub env: Arc<CallEnv>,
 }
 
 /// Where the outgoing leg goes and with which credentials.
@@ -39,7 +39,7 @@ struct Target {
 
 impl Bridge {
     pub async fn run(self, mut caller_rx: UnboundedReceiver<(LegRef, LegEvent)>) {
-        let Some(ep) = self.manager.endpoint.get().cloned() else {
+        let Some(ep) = self.env.endpoint.get().cloned() else {
             return;
         };
         let cause = match self.target(&ep) {
@@ -49,11 +49,11 @@ impl Bridge {
                 "failed"
             }
         };
-        self.manager.finish_call(&self.call_id, cause);
+        self.env.finish_call(&self.call_id, cause);
     }
 
     fn target(&self, ep: &Endpoint) -> Result<Target, u16> {
-        let s = &self.manager.settings.sip;
+        let s = &self.env.settings.sip;
         match &self.line.target {
             DirectTarget::Agent(user) => {
                 // The most recently refreshed phone; forking to all of them can come with the ACD.
@@ -92,7 +92,7 @@ impl Bridge {
         target: Target,
         caller_rx: &mut UnboundedReceiver<(LegRef, LegEvent)>,
     ) -> &'static str {
-        let s = &self.manager.settings.sip;
+        let s = &self.env.settings.sip;
         let from = NameAddr::parse(&format!("<sip:{}@{}>", self.caller_id, s.domain))
             .or_else(|_| NameAddr::parse(&format!("<sip:anonymous@{}>", s.domain)));
         let Ok(from) = from else { return "failed" };
@@ -119,8 +119,7 @@ impl Bridge {
             state: state.to_string(),
             status,
         };
-        self.manager
-            .record(&self.call_id, leg_event("calling", None));
+        self.env.record(&self.call_id, leg_event("calling", None));
         let ring_timeout = tokio::time::sleep(Duration::from_secs(self.line.ring_secs));
         tokio::pin!(ring_timeout);
         let mut answered = false;
@@ -130,16 +129,16 @@ impl Bridge {
                 _ = &mut ring_timeout, if !answered => {
                     ep.hangup(callee);
                     ep.command(self.caller.shard, Command::Reject(self.caller.leg, 480));
-                    self.manager.record(&self.call_id, leg_event("no_answer", Some(480)));
+                    self.env.record(&self.call_id, leg_event("no_answer", Some(480)));
                     return "no_answer";
                 }
                 ev = callee_rx.recv() => {
                     let Some((_, ev)) = ev else { return "failed" };
                     match ev {
-                        LegEvent::Ringing { status, .. } => self.manager.record(&self.call_id, leg_event("ringing", Some(status))),
+                        LegEvent::Ringing { status, .. } => self.env.record(&self.call_id, leg_event("ringing", Some(status))),
                         LegEvent::Answered { sdp } => {
                             answered = true;
-                            self.manager.record(&self.call_id, leg_event("answered", Some(200)));
+                            self.env.record(&self.call_id, leg_event("answered", Some(200)));
                             let answer = sdp.unwrap_or_default();
                             ep.command(self.caller.shard, Command::Answer(self.caller.leg, answer));
                         }
@@ -150,13 +149,13 @@ impl Bridge {
                                 _ => {
                                     ep.hangup(callee);
                                     ep.command(self.caller.shard, Command::Reject(self.caller.leg, 503));
-                                    self.manager.record(&self.call_id, leg_event("auth_failed", Some(status)));
+                                    self.env.record(&self.call_id, leg_event("auth_failed", Some(status)));
                                     return "failed";
                                 }
                             }
                         }
                         LegEvent::Failed { status, .. } => {
-                            self.manager.record(&self.call_id, leg_event("failed", Some(status)));
+                            self.env.record(&self.call_id, leg_event("failed", Some(status)));
                             let to_caller = if status == 486 || status == 600 { 486 } else { 480 };
                             ep.command(self.caller.shard, Command::Reject(self.caller.leg, to_caller));
                             return "no_answer";
@@ -170,7 +169,7 @@ impl Bridge {
                             ep.command(callee.shard, Command::AnswerReinvite(callee.leg, self.offer.clone()));
                         }
                         LegEvent::Ended { .. } | LegEvent::Cancelled => {
-                            self.manager.record(&self.call_id, leg_event("ended", None));
+                            self.env.record(&self.call_id, leg_event("ended", None));
                             ep.hangup(self.caller);
                             return "agent_hangup";
                         }
@@ -180,11 +179,11 @@ impl Bridge {
                 ev = caller_rx.recv() => {
                     let Some((_, ev)) = ev else { return "failed" };
                     match ev {
-                        LegEvent::Confirmed { .. } => self.manager.record(&self.call_id, Event::CallAnswered {}),
+                        LegEvent::Confirmed { .. } => self.env.record(&self.call_id, Event::CallAnswered {}),
                         LegEvent::Cancelled => {
                             // The caller gave up while the far end rang: stop its ringing at once.
                             ep.hangup(callee);
-                            self.manager.record(&self.call_id, leg_event("cancelled", None));
+                            self.env.record(&self.call_id, leg_event("cancelled", None));
                             return "cancelled";
                         }
                         LegEvent::Ended { by, .. } => {

@@ -3,9 +3,9 @@
 //! they answer hands the call to an ordinary [`CallTask`] under the same call id, where the
 //! router's offer to the reserved agent is waiting. See [`super::callback`] for the rest.
 
-use super::callback::CallbackState;
 use super::driver::CallTask;
-use super::CallManager;
+use super::env::CallEnv;
+use super::machine::callback::CallbackState;
 use crate::acd::router::Input as RouterInput;
 use crate::acd::service::CallbackCue;
 use crate::acd::service::Cue;
@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{unbounded_channel, Receiver, UnboundedReceiver};
 pub(super) struct Pending {
     call_id: String,
     caller: String,
-    manager: Arc<CallManager>,
+    env: Arc<CallEnv>,
     ivr: Ivr,
     facts: super::facts::Facts,
     queued: Option<QueueRequest>,
@@ -42,13 +42,21 @@ struct Answered {
     local: LocalMedia,
 }
 
+impl CallTask {
+    /// The caller left with a booked callback: a [`Pending`] takes over the call's cues (see
+    /// [`CallTask::take_booked_callback`]).
+    pub(super) fn wait_for_callback(self, cues: UnboundedReceiver<Cue>) {
+        Pending::wait(self, cues);
+    }
+}
+
 impl Pending {
-    /// Take over the finished call's cues (see [`CallTask::take_booked_callback`]).
-    pub(super) fn wait(call: CallTask, cues: UnboundedReceiver<Cue>) {
+    /// Take over the finished call's cues.
+    fn wait(call: CallTask, cues: UnboundedReceiver<Cue>) {
         let p = Pending {
             call_id: call.call_id,
             caller: call.caller,
-            manager: call.manager,
+            env: call.env,
             ivr: call.ivr,
             facts: call.facts,
             queued: call.queued,
@@ -58,15 +66,15 @@ impl Pending {
     }
 
     fn record(&self, event: Event) {
-        self.manager.record(&self.call_id, event);
+        self.env.record(&self.call_id, event);
     }
 
     fn count(&self, outcome: &str) {
-        self.manager.count_callback(outcome);
+        self.env.count_callback(outcome);
     }
 
     fn router(&self) -> Option<&crate::acd::service::RouterHandle> {
-        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
+        self.env.ivr.as_ref().and_then(|p| p.router.as_ref())
     }
 
     async fn run(mut self) {
@@ -96,7 +104,7 @@ impl Pending {
                     let i = self
                         .facts
                         .interaction(&self.call_id, &self.caller, now_ms());
-                    super::perform::store_interaction(&self.manager, i);
+                    super::perform::store_interaction(&self.env, i);
                     // Lets the routing task forget the call's cue channel.
                     if let Some(r) = self.router() {
                         r.send(RouterInput::CallAbandoned {
@@ -120,13 +128,7 @@ impl Pending {
         attempt: u32,
         ring: Duration,
     ) -> Option<Answered> {
-        let trunk = self
-            .manager
-            .settings
-            .sip
-            .trunks
-            .first()
-            .map(|t| t.name.clone());
+        let trunk = self.env.settings.sip.trunks.first().map(|t| t.name.clone());
         tracing::info!(call_id = %self.call_id, %number, attempt, %agent, trunk = ?trunk, "dialling the customer back");
         self.count("dialled");
         self.record(Event::CallbackDialled {
@@ -159,7 +161,7 @@ impl Pending {
     /// Call `number` through the first trunk with an RTP session of ours; `Err(status)` when it
     /// is not answered within `ring` (or cannot be placed).
     async fn place(&self, number: &str, ring: Duration) -> Result<Answered, Option<u16>> {
-        let m = &self.manager;
+        let m = &self.env;
         let s = &m.settings.sip;
         let Some(trunk) = s.trunks.first() else {
             tracing::warn!(call_id = %self.call_id, "no [[sip.trunks]] route to call the customer back on");
@@ -297,7 +299,7 @@ impl Pending {
             }
             None => None,
         };
-        let ep = self.manager.endpoint.get().cloned();
+        let ep = self.env.endpoint.get().cloned();
         if !matches!(taken, Some(Ok(()))) {
             // The router gave the attempt up meanwhile (its dial timer): the next attempt or
             // the failure follows from it.
@@ -316,10 +318,10 @@ impl Pending {
             agent: agent.clone(),
         });
         self.record(Event::CallAnswered {});
-        self.manager.callback_admitted(&self.call_id, a.leg);
+        self.env.callback_admitted(&self.call_id, a.leg);
         self.ivr.resume_queued();
         self.facts.callback = true;
-        if let Some(music) = self.manager.prompts.get("music", "hold") {
+        if let Some(music) = self.env.prompts.get("music", "hold") {
             a.media.start_music(vec![music]);
         }
         let mut task = CallTask::new(
@@ -328,7 +330,7 @@ impl Pending {
             a.local,
             a.media,
             self.ivr,
-            self.manager,
+            self.env,
             self.caller,
             self.facts,
         );
@@ -341,20 +343,5 @@ impl Pending {
         // offer, bridge and wrap-up path takes it from here.
         task.run(a.events, a.media_rx).await;
         None
-    }
-}
-
-impl CallManager {
-    /// `helpline_callbacks_total{outcome}`.
-    pub(super) fn count_callback(&self, outcome: &str) {
-        self.metrics.callbacks.with_label_values(&[outcome]).inc();
-    }
-
-    /// A called-back customer's leg is a call in progress (counted, hung up at shutdown).
-    fn callback_admitted(&self, call_id: &str, leg: LegRef) {
-        self.active
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.metrics.calls_active.inc();
-        self.calls.insert(call_id.to_string(), leg);
     }
 }

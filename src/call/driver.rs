@@ -9,9 +9,9 @@
 //! more input, so a BYE, a withdrawn offer or a timer is seen at once whatever is in flight.
 
 use super::agent_io::{AgentLeg, Done};
+use super::env::CallEnv;
 use super::machine::{self, CallMachine, LegId, PromptTag};
 use super::media_map::{answer_offer, is_hold};
-use super::CallManager;
 use crate::acd::router::QueuedCall;
 use crate::acd::service::Cue;
 use crate::events::Event;
@@ -43,7 +43,7 @@ pub(super) struct CallTask {
     pub local: LocalMedia,
     pub media: MediaSession,
     pub ivr: Ivr,
-    pub manager: Arc<CallManager>,
+    pub env: Arc<CallEnv>,
     /// The call's state machine: phase, legs, who hears whom.
     pub machine: CallMachine,
     /// Media play ids → the IVR's, to report which prompt finished.
@@ -73,7 +73,7 @@ pub(super) struct CallTask {
     /// The I/O side of the agent legs the machine knows (offers, and the agent talking).
     pub agents: HashMap<LegId, AgentLeg>,
     /// A supervisor listening, whispering or barging in.
-    pub monitor: Option<super::monitor::MonitorLeg>,
+    pub monitor: Option<super::agent_io::MonitorLeg>,
     /// The supervisor who asked to monitor and how, until their phone answers.
     pub monitor_request: Option<(String, crate::desk::MonitorMode)>,
     /// How long the router lets each offered agent ring (shown on their page).
@@ -83,7 +83,7 @@ pub(super) struct CallTask {
     /// The caller's identity, for the From of the agent leg (and the number a callback dials).
     pub caller: String,
     /// Where the call stands with a callback (offered, requested, booked, called back).
-    pub callback: super::callback::CallbackState,
+    pub callback: super::machine::callback::CallbackState,
     /// Milestones for the call's interaction row.
     pub facts: super::facts::Facts,
     /// The call's interaction has been handed on (to wrap-up or the store).
@@ -109,7 +109,7 @@ impl CallTask {
         local: LocalMedia,
         media: MediaSession,
         ivr: Ivr,
-        manager: Arc<CallManager>,
+        env: Arc<CallEnv>,
         caller: String,
         facts: super::facts::Facts,
     ) -> CallTask {
@@ -123,7 +123,7 @@ impl CallTask {
             local,
             media,
             ivr,
-            manager,
+            env,
             machine,
             plays: Default::default(),
             own_plays: Default::default(),
@@ -184,14 +184,14 @@ impl CallTask {
                         }
                         LegEvent::ReInvite { sdp } => self.reinvite(leg, sdp),
                         LegEvent::Request { tx, request } => {
-                            self.command(Command::Respond(tx, super::in_dialog_response(&request)));
+                            self.command(Command::Respond(tx, super::env::in_dialog_response(&request)));
                         }
                         LegEvent::Ended { by, cause } => {
                             if by == EndedBy::Remote {
                                 self.step(Input::CallerHungUp);
                             }
                             self.feed(machine::Input::CallerHungUp);
-                            break self.hung_up_by_us.unwrap_or_else(|| super::end_cause(by, cause));
+                            break self.hung_up_by_us.unwrap_or_else(|| super::env::end_cause(by, cause));
                         }
                         LegEvent::Cancelled => {
                             self.feed(machine::Input::CallerHungUp);
@@ -255,9 +255,9 @@ impl CallTask {
             tracing::info!(call_id = %self.call_id, stats = ?st, "call media");
         }
         self.media.close();
-        self.manager.finish_call(&self.call_id, cause);
+        self.env.finish_call(&self.call_id, cause);
         if let Some(cues) = booked {
-            super::callback_dial::Pending::wait(self, cues);
+            self.wait_for_callback(cues);
         } else {
             self.close_late_legs().await;
         }
@@ -296,7 +296,7 @@ impl CallTask {
             }
         }
         for (_, a) in self.agents.drain() {
-            a.close(self.manager.endpoint.get(), None);
+            a.close(self.env.endpoint.get(), None);
         }
     }
 
@@ -345,7 +345,7 @@ impl CallTask {
     }
 
     fn perform_ivr(&mut self, action: Action) {
-        let m = &self.manager;
+        let m = &self.env;
         match action {
             Action::Play {
                 id,
@@ -429,7 +429,7 @@ impl CallTask {
     /// Start recording the caller's message (the IVR's voicemail node, or a router outcome).
     pub(super) fn start_voicemail(&mut self) {
         let path = self
-            .manager
+            .env
             .settings
             .database
             .spill_dir
@@ -447,7 +447,7 @@ impl CallTask {
     /// The call leaves the IVR for the router, with music on hold; with `callback_number` it
     /// waits as a virtual caller to be dialled back.
     pub(super) fn enqueue(&mut self, q: QueueRequest, callback_number: Option<String>) {
-        let m = &self.manager;
+        let m = &self.env;
         self.facts.queued_ms.get_or_insert(crate::events::now_ms());
         self.facts.queue = Some(q.queue.clone());
         self.facts.ticket = q.ticket.clone();
@@ -488,7 +488,7 @@ impl CallTask {
                 let held = is_hold(&neg);
                 self.media.set_remote(neg);
                 self.command(Command::AnswerReinvite(leg.leg, answer.into()));
-                self.phone_hold(super::hold::Holder::Caller, held);
+                self.phone_hold(super::machine::Holder::Caller, held);
             }
             None => self.command(Command::RejectReinvite(leg.leg, 488)),
         }
@@ -507,21 +507,21 @@ impl CallTask {
 
     /// A command for a leg on `shard` (the caller's, or the agent phone's).
     pub(super) fn command_on(&self, shard: usize, cmd: Command) {
-        if let Some(ep) = self.manager.endpoint.get() {
+        if let Some(ep) = self.env.endpoint.get() {
             ep.command(shard, cmd);
         }
     }
 
     pub(super) fn record(&self, event: Event) {
-        self.manager.record(&self.call_id, event);
+        self.env.record(&self.call_id, event);
     }
 
     pub(super) fn router(&self) -> Option<&crate::acd::service::RouterHandle> {
-        self.manager.ivr.as_ref().and_then(|p| p.router.as_ref())
+        self.env.ivr.as_ref().and_then(|p| p.router.as_ref())
     }
 
     pub(super) fn desk(&self) -> Option<&std::sync::Arc<crate::desk::Desk>> {
-        self.manager.ivr.as_ref().and_then(|p| p.desk.as_ref())
+        self.env.ivr.as_ref().and_then(|p| p.desk.as_ref())
     }
 
     pub(super) fn tell_router(&self, input: crate::acd::router::Input) {

@@ -5,17 +5,10 @@
 
 use super::agent_io::AgentPath;
 use super::driver::CallTask;
-use super::machine::{LegId, LegPhase};
+use super::machine::{Holder, LegId, LegPhase};
 use super::media_map::{answer_offer, is_hold};
 use crate::events::{now_ms, Event};
 use crate::sip::endpoint::Command;
-
-/// Which phone asked for hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Holder {
-    Caller,
-    Agent,
-}
 
 impl CallTask {
     /// The agent's desk phone sent a re-INVITE: answer it for the agent's RTP session and follow

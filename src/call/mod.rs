@@ -10,6 +10,7 @@ mod bridge;
 mod callback;
 mod callback_dial;
 mod driver;
+mod env;
 mod facts;
 mod hold;
 mod identity;
@@ -23,66 +24,32 @@ mod recording;
 mod session;
 mod voicemail;
 
+pub use env::{CallEnv, CallRecording, IvrParts};
 pub use identity::{caller_identity, dialled_number};
-pub use recording::CallRecording;
 
 use crate::config::Settings;
-use crate::events::{now_ms, Event};
 use crate::metrics::Metrics;
 use crate::sip::endpoint::{Admission, CallSink, Command, Endpoint, IncomingCall, LegRef};
 use crate::sip::sdp::SessionDescription;
 use crate::sip::sdp_negotiate::{answer, LocalMedia};
 use crate::store::StoreHandle;
-use dashmap::DashMap;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// What the IVR path needs: the RTP engine, prompts in memory, the live dialplans and a CRM.
-pub struct IvrParts {
-    pub media: crate::media::MediaEngine,
-    pub prompts: Arc<crate::media::PromptLibrary>,
-    pub dialplans: Arc<crate::ivr::set::LiveDialplans>,
-    /// Contacts and tickets for IVR lookups, pops and outcomes (None: nobody is known).
-    pub crm: Option<crate::crm::Crm>,
-    /// Where queued calls go to be offered to agents.
-    pub router: Option<crate::acd::service::RouterHandle>,
-    /// The agents' pages: offers with their pop, calls, wrap-up.
-    pub desk: Option<Arc<crate::desk::Desk>>,
-    /// WebRTC legs for agents who answer in the browser.
-    pub webrtc: Option<Arc<crate::webrtc::WebRtcGateway>>,
-    /// Queues whose answered calls are recorded, and where.
-    pub recording: CallRecording,
+/// Admits calls: the SIP endpoint's [`CallSink`]. What every call's task shares (settings,
+/// the store, the endpoint, the table of calls in progress) is its [`CallEnv`].
+pub struct CallManager {
+    env: Arc<CallEnv>,
 }
 
-/// Admits calls and owns the table of calls in progress.
-pub struct CallManager {
-    settings: Arc<Settings>,
-    metrics: Arc<Metrics>,
-    events: StoreHandle,
-    endpoint: OnceLock<Endpoint>,
-    active: AtomicUsize,
-    calls: DashMap<String, LegRef>,
-    ports: ports::PortPool,
-    media_ip: IpAddr,
-    /// A handle to ourselves for the per-call tasks.
-    this: Weak<CallManager>,
-    ivr: Option<IvrParts>,
-    prompts: Arc<crate::media::PromptLibrary>,
+impl std::ops::Deref for CallManager {
+    type Target = CallEnv;
+    fn deref(&self) -> &CallEnv {
+        &self.env
+    }
 }
 
 impl CallManager {
-    /// The live dialplans (None when the IVR is not running), for supervisors.
-    pub fn dialplans(&self) -> Option<&Arc<crate::ivr::set::LiveDialplans>> {
-        self.ivr.as_ref().map(|p| &p.dialplans)
-    }
-
-    /// The RTP engine's figures (None when the IVR is not running), for `/metrics`.
-    pub fn media_stats(&self) -> Option<crate::media::stats::MediaStatsSnapshot> {
-        self.ivr.as_ref().map(|p| p.media.stats().snapshot())
-    }
-
     /// `ivr`: None runs signalling only (every support number answered and held until BYE).
     pub fn new(
         settings: Arc<Settings>,
@@ -90,39 +57,14 @@ impl CallManager {
         events: StoreHandle,
         ivr: Option<IvrParts>,
     ) -> Arc<CallManager> {
-        let media_ip = settings
-            .media
-            .advertised_address
-            .as_deref()
-            .unwrap_or(&settings.sip.advertised_host)
-            .parse()
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let prompts = ivr.as_ref().map_or_else(
-            || Arc::new(crate::media::PromptLibrary::new("en")),
-            |p| p.prompts.clone(),
-        );
-        Arc::new_cyclic(|this| CallManager {
-            this: this.clone(),
-            ivr,
-            prompts,
-            ports: ports::PortPool::new(settings.media.rtp_port_min, settings.media.rtp_port_max),
-            settings,
-            metrics,
-            events,
-            endpoint: OnceLock::new(),
-            active: AtomicUsize::new(0),
-            calls: DashMap::new(),
-            media_ip,
+        Arc::new(CallManager {
+            env: Arc::new(CallEnv::new(settings, metrics, events, ivr)),
         })
     }
 
     /// Give the manager the endpoint it commands (created after the manager).
     pub fn attach(&self, endpoint: Endpoint) {
-        let _ = self.endpoint.set(endpoint);
-    }
-
-    pub fn active(&self) -> usize {
-        self.active.load(Ordering::SeqCst)
+        let _ = self.env.endpoint.set(endpoint);
     }
 
     /// Graceful shutdown: wait up to `timeout` for calls to end, then hang up the rest.
@@ -140,80 +82,6 @@ impl CallManager {
         while self.active() > 0 && tokio::time::Instant::now() < grace {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    fn record(&self, call_id: &str, event: Event) {
-        self.events.append(event.record(Some(call_id), now_ms()));
-    }
-
-    /// A call takes its place: counted, listed for shutdown, and its arrival recorded.
-    fn admitted(
-        &self,
-        call: &IncomingCall,
-        call_id: &str,
-        caller: String,
-        called: String,
-        asserted: bool,
-    ) {
-        self.active.fetch_add(1, Ordering::SeqCst);
-        self.metrics.calls_active.inc();
-        self.calls.insert(call_id.to_string(), call.leg);
-        let transport = call.from.transport.via_token();
-        self.record(
-            call_id,
-            Event::CallArrived {
-                caller,
-                called,
-                transport,
-                asserted,
-            },
-        );
-    }
-
-    /// A call is over: record why and release its place.
-    fn finish_call(&self, call_id: &str, cause: &str) {
-        tracing::info!(call_id = %call_id, cause, "call ended");
-        self.record(
-            call_id,
-            Event::CallEnded {
-                cause: cause.to_string(),
-            },
-        );
-        self.calls.remove(call_id);
-        self.metrics.calls_active.dec();
-        self.metrics
-            .calls_total
-            .with_label_values(&[cause_label(cause)])
-            .inc();
-        self.active.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    fn reject(
-        &self,
-        call: &IncomingCall,
-        status: u16,
-        caller: String,
-        called: String,
-    ) -> Admission {
-        if let Ok(cid) = call.invite.call_id() {
-            self.record(
-                cid,
-                Event::CallRejected {
-                    status,
-                    caller,
-                    called,
-                },
-            );
-        }
-        let headers = if status == 503 {
-            vec![(
-                "retry-after",
-                self.settings.sip.retry_after_secs.to_string(),
-            )]
-        } else {
-            vec![]
-        };
-        Admission::Reject { status, headers }
     }
 }
 
@@ -266,12 +134,12 @@ impl CallSink for CallManager {
         tracing::info!(call_id = %call_id, %caller, %called, codec = media.codec.name(), "call arrived");
         self.admitted(&call, &call_id, caller, called, asserted);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        if let Some(manager) = self.this.upgrade() {
+        if let Some(manager) = Some(self.env.clone()) {
             let ctx = session::Session {
                 call_id,
                 leg: call.leg,
                 local,
-                manager,
+                env: manager,
             };
             tokio::spawn(ctx.run(rx));
         }
@@ -317,7 +185,7 @@ impl CallManager {
         }
         let (Ok(call_id), Some(manager)) = (
             call.invite.call_id().map(str::to_string),
-            self.this.upgrade(),
+            Some(self.env.clone()),
         ) else {
             return Admission::Reject {
                 status: 500,
@@ -333,48 +201,10 @@ impl CallManager {
             caller_id: caller,
             offer: call.invite.body.clone(),
             line,
-            manager,
+            env: manager,
         };
         tokio::spawn(b.run(rx));
         Admission::Ring { events: tx }
-    }
-}
-
-/// Our answer to a request inside a call: OPTIONS and INFO are acknowledged, anything else is
-/// not served here (405 with Allow).
-fn in_dialog_response(request: &crate::sip::message::Request) -> crate::sip::message::Response {
-    use crate::sip::message::{Method, Response};
-    let ok = matches!(request.method, Method::Options | Method::Info);
-    let mut resp = Response::for_request(request, if ok { 200 } else { 405 }, "");
-    if !ok {
-        resp.headers.set("allow", crate::sip::endpoint::ALLOW);
-    }
-    resp
-}
-
-/// The stored end cause of a call whose caller leg ended on its own (not by our hangup).
-fn end_cause(by: crate::sip::leg::EndedBy, cause: crate::sip::leg::EndCause) -> &'static str {
-    use crate::sip::leg::{EndCause, EndedBy};
-    match (by, cause) {
-        (EndedBy::Remote, EndCause::Bye) => "caller_hangup",
-        (EndedBy::Local, EndCause::Bye) => "server_hangup",
-        (_, EndCause::AckTimeout) => "no_ack",
-        (_, EndCause::DialogGone) | (_, EndCause::TransportError) => "failed",
-        (_, EndCause::SessionExpired) => "session_expired",
-    }
-}
-
-fn cause_label(cause: &str) -> &'static str {
-    match cause {
-        "caller_hangup" => "caller_hangup",
-        "server_hangup" => "server_hangup",
-        "agent_hangup" => "agent_hangup",
-        "cancelled" => "cancelled",
-        "no_answer" => "no_answer",
-        "no_ack" => "no_ack",
-        "queue_busy" => "queue_busy",
-        "voicemail" => "voicemail",
-        _ => "failed",
     }
 }
 
@@ -391,7 +221,7 @@ impl CallManager {
         use crate::ivr::engine::{CallContext, CrmState, Session as Ivr};
         let (Some(parts), Some(manager), Ok(call_id)) = (
             self.ivr.as_ref(),
-            self.this.upgrade(),
+            Some(self.env.clone()),
             call.invite.call_id().map(str::to_string),
         ) else {
             return Admission::Reject {

@@ -5,22 +5,13 @@
 //! underneath and carries the call again when the supervisor leaves. Changing mode on the
 //! supervisor page changes the role at once, without ringing again.
 
-use super::agent_io::{self, AgentEvent, AgentLeg, AgentPath};
+use super::agent_io::{self, AgentEvent, AgentLeg, AgentPath, MonitorLeg};
 use super::driver::CallTask;
 use super::machine::{self, LegGoneWhy, LegId};
 use crate::desk::MonitorMode;
 use crate::events::Event;
 use crate::media::{Conference, Role};
 use crate::sip::leg::LegEvent;
-
-/// The supervisor's leg on this call.
-pub(super) struct MonitorLeg {
-    pub leg: LegId,
-    pub supervisor: String,
-    pub mode: MonitorMode,
-    pub phone: AgentLeg,
-    pub conference: Option<Conference>,
-}
 
 /// Who hears the supervisor in `mode`; `agent` is the agent's media session id.
 pub(super) fn role_for(mode: MonitorMode, agent: u64) -> Role {
@@ -116,7 +107,7 @@ impl CallTask {
                         phone.shard,
                         crate::sip::endpoint::Command::Respond(
                             tx,
-                            super::in_dialog_response(&request),
+                            super::env::in_dialog_response(&request),
                         ),
                     );
                 }
@@ -192,7 +183,7 @@ impl CallTask {
             }
         }
         let label = m.phone.leg_label();
-        m.phone.close(self.manager.endpoint.get(), None);
+        m.phone.close(self.env.endpoint.get(), None);
         self.record(Event::LegState {
             leg: label,
             target: format!("supervisor:{}", m.supervisor),

@@ -87,7 +87,7 @@ impl CallTask {
     }
 
     fn find_ticket(&mut self) {
-        let crm = self.manager.ivr.as_ref().and_then(|p| p.crm.clone());
+        let crm = self.env.ivr.as_ref().and_then(|p| p.crm.clone());
         let (Some(crm), Some(q)) = (crm, self.queued.as_ref()) else {
             let _ = self.done_tx.send(Done::Ticket(None));
             return;
@@ -112,7 +112,7 @@ impl CallTask {
     }
 
     fn build_pop(&mut self) {
-        let Some(crm) = self.manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
+        let Some(crm) = self.env.ivr.as_ref().and_then(|p| p.crm.clone()) else {
             let _ = self.done_tx.send(Done::Pop(None));
             return;
         };
@@ -153,10 +153,8 @@ impl CallTask {
             Role::Supervisor(s) => (s, "supervisor"),
             Role::Caller => return fail("the caller is not rung"),
         };
-        let (Some(ep), Some(parts)) = (
-            self.manager.endpoint.get().cloned(),
-            self.manager.ivr.as_ref(),
-        ) else {
+        let (Some(ep), Some(parts)) = (self.env.endpoint.get().cloned(), self.env.ivr.as_ref())
+        else {
             return fail("no endpoint");
         };
         let binding = ep.registered_phone(&user);
@@ -186,7 +184,7 @@ impl CallTask {
                     contact: b.contact.clone(),
                     source: b.source,
                     from_user: self.caller_user(),
-                    domain: self.manager.settings.sip.domain.clone(),
+                    domain: self.env.settings.sip.domain.clone(),
                     media,
                     offered_ms,
                 };
@@ -295,7 +293,7 @@ impl CallTask {
         }
         if let Some(a) = self.agents.remove(&leg) {
             let reason = (why == Withdrawn::AnsweredElsewhere).then(|| COMPLETED_ELSEWHERE.into());
-            a.close(self.manager.endpoint.get(), reason);
+            a.close(self.env.endpoint.get(), reason);
         }
         if let (Some(Role::Agent(agent)), Some(d)) = (role, self.desk()) {
             d.withdraw(&agent, &self.call_id, why.name());
@@ -309,7 +307,7 @@ impl CallTask {
             return;
         }
         if let Some(a) = self.agents.remove(&leg) {
-            a.close(self.manager.endpoint.get(), None);
+            a.close(self.env.endpoint.get(), None);
         }
     }
 
@@ -383,7 +381,7 @@ impl CallTask {
             state: "ended".into(),
             status: None,
         });
-        a.close(self.manager.endpoint.get(), None);
+        a.close(self.env.endpoint.get(), None);
         let now = now_ms();
         let interaction = self.facts.interaction(&self.call_id, &self.caller, now);
         self.record(Event::CallAgentEnded {
@@ -420,7 +418,7 @@ impl CallTask {
 
     /// Store an interaction without a wrap-up (abandoned calls, no agent pages).
     pub(super) fn save_interaction(&self, i: crate::crm::model::Interaction) {
-        store_interaction(&self.manager, i);
+        store_interaction(&self.env, i);
     }
 
     fn play_outcome_prompt(&mut self, tag: machine::PromptTag) {
@@ -432,10 +430,10 @@ impl CallTask {
             .map(|q| q.language.clone())
             .unwrap_or_else(|| self.ivr.language().to_string());
         let prompt = self
-            .manager
+            .env
             .prompts
             .get(&lang, tag.prompt())
-            .or_else(|| self.manager.prompts.get(self.ivr.language(), tag.prompt()));
+            .or_else(|| self.env.prompts.get(self.ivr.language(), tag.prompt()));
         let list: Vec<_> = prompt.into_iter().collect();
         if list.is_empty() {
             tracing::warn!(call_id = %self.call_id, prompt = tag.prompt(), %lang, "prompt missing");
@@ -464,7 +462,7 @@ impl CallTask {
 
 /// Store an interaction without a wrap-up (abandoned calls, callbacks that failed, no agent
 /// pages), off the call's path; a database outage only delays it.
-pub(super) fn store_interaction(manager: &super::CallManager, i: crate::crm::model::Interaction) {
+pub(super) fn store_interaction(manager: &super::env::CallEnv, i: crate::crm::model::Interaction) {
     let Some(crm) = manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
         return;
     };

@@ -64,7 +64,7 @@ impl CallTask {
             .map(|q| q.language.clone())
             .unwrap_or_default();
         let items = super::announcement::items(position, ewt_ms);
-        match self.manager.prompts.sequence(&lang, &items) {
+        match self.env.prompts.sequence(&lang, &items) {
             Ok(prompts) => {
                 self.announcing = Some(self.media.play(prompts, false));
                 self.record(Event::CallAnnounced { position, ewt_ms });

@@ -4,24 +4,11 @@
 //! call's interaction row and in a `call.recording` event.
 
 use super::driver::{sanitize, CallTask};
+#[cfg(test)]
+use super::env::CallRecording;
 use crate::events::Event;
 use crate::media::RecordingMode;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// Which queues record, and where the files go.
-#[derive(Debug, Clone, Default)]
-pub struct CallRecording {
-    pub dir: PathBuf,
-    /// Names of the queues with `record = true`.
-    pub queues: HashSet<String>,
-}
-
-impl CallRecording {
-    pub fn records(&self, queue: &str) -> bool {
-        self.queues.contains(queue)
-    }
-}
 
 /// `<dir>/<yyyy-mm-dd>/<call id>-<n>.wav`: one file per answer (a transferred call answered
 /// again gets the next `n`).
@@ -38,7 +25,7 @@ pub(super) fn file_for(
 impl CallTask {
     /// The agent answered: record the call if its queue says so.
     pub(super) fn start_call_recording(&mut self, agent: &str) {
-        let Some(rec) = self.manager.ivr.as_ref().map(|p| &p.recording) else {
+        let Some(rec) = self.env.ivr.as_ref().map(|p| &p.recording) else {
             return;
         };
         let queue = self.facts.queue.clone().unwrap_or_default();

@@ -1,6 +1,6 @@
 //! The task that follows one answered call: answers re-INVITEs (hold/unhold), records the end.
 
-use super::CallManager;
+use super::env::CallEnv;
 use crate::events::Event;
 use crate::sip::endpoint::{Command, LegRef};
 use crate::sip::leg::LegEvent;
@@ -13,7 +13,7 @@ pub(super) struct Session {
     pub call_id: String,
     pub leg: LegRef,
     pub local: LocalMedia,
-    pub manager: Arc<CallManager>,
+    pub env: Arc<CallEnv>,
 }
 
 impl Session {
@@ -47,7 +47,7 @@ impl Session {
                     }
                 }
                 LegEvent::Ended { by, cause: why } => {
-                    cause = super::end_cause(by, why);
+                    cause = super::env::end_cause(by, why);
                     break;
                 }
                 LegEvent::Cancelled => {
@@ -57,7 +57,7 @@ impl Session {
                 LegEvent::Request { tx, request } => {
                     self.command(
                         leg,
-                        Command::Respond(tx, super::in_dialog_response(&request)),
+                        Command::Respond(tx, super::env::in_dialog_response(&request)),
                     );
                 }
                 _ => {}
@@ -67,17 +67,17 @@ impl Session {
     }
 
     fn command(&self, leg: LegRef, cmd: Command) {
-        if let Some(ep) = self.manager.endpoint.get() {
+        if let Some(ep) = self.env.endpoint.get() {
             ep.command(leg.shard, cmd);
         }
     }
 
     fn record(&self, event: Event) {
-        self.manager.record(&self.call_id, event);
+        self.env.record(&self.call_id, event);
     }
 
     fn finish(&self, cause: &str) {
-        self.manager.finish_call(&self.call_id, cause);
+        self.env.finish_call(&self.call_id, cause);
         let _ = self.leg;
     }
 }

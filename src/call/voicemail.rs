@@ -56,7 +56,7 @@ impl CallTask {
             .facts
             .interaction(&self.call_id, &self.caller, now_ms());
         self.interaction_saved = true;
-        let Some(crm) = self.manager.ivr.as_ref().and_then(|p| p.crm.clone()) else {
+        let Some(crm) = self.env.ivr.as_ref().and_then(|p| p.crm.clone()) else {
             tracing::warn!(call_id = %self.call_id, "no CRM store: voicemail kept on disk only");
             return;
         };

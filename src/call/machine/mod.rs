@@ -17,6 +17,7 @@
 //! also sans-IO); the driver performs the engine's actions and tells this machine when the
 //! engine queues the call or finishes.
 
+pub mod callback;
 pub mod legs;
 mod outcome;
 #[cfg(test)]
@@ -29,6 +30,13 @@ pub use legs::{Hears, Leg, LegId, LegPhase, Legs, Role};
 pub use outcome::{OutcomeStep, VOICEMAIL_MAX};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// Which phone asked for hold (a re-INVITE holding its side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Caller,
+    Agent,
+}
 
 /// Where the call stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
