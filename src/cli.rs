@@ -26,8 +26,15 @@ pub fn check(config_path: &Path) -> Result<(), CliError> {
     }
 }
 
-pub fn serve(config_path: &Path) -> Result<(), CliError> {
-    let settings = config::load(config_path)?;
+/// `helpline serve`; `node_id` (from `--node-id`) overrides `[server] node_id`.
+pub fn serve(config_path: &Path, node_id: Option<u32>) -> Result<(), CliError> {
+    let mut settings = config::load(config_path)?;
+    if let Some(id) = node_id {
+        if id == 0 {
+            return Err(CliError("--node-id must be 1 or more".into()));
+        }
+        settings.server.node_id = id;
+    }
     let diags = crate::server::check_files(&settings);
     if !diags.is_empty() {
         return Err(diags.into());

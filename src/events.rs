@@ -24,7 +24,8 @@ pub enum Event {
     #[serde(rename = "call.hold")]
     CallHold { held: bool },
     /// The call ended; `cause` is one of: caller_hangup, server_hangup, cancelled,
-    /// no_ack, media_timeout, shutdown, failed.
+    /// no_ack, media_timeout, shutdown, failed; server_lost is stored by the next start for
+    /// calls a server run left open (see `store::ownership`).
     #[serde(rename = "call.ended")]
     CallEnded { cause: String },
     /// A call refused before answer (404 unknown number, 488 codecs, 503 overload…).

@@ -17,7 +17,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve,
+    Serve {
+        /// This node's id among servers sharing one database (overrides `[server] node_id`).
+        #[arg(long)]
+        node_id: Option<u32>,
+    },
     /// Validate the config, queues and dialplans; print `file:line:column: why` for each problem.
     Check,
     /// Create or upgrade the database schema and exit.
@@ -60,8 +64,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     helpline::telemetry::init();
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => helpline::cli::serve(&cli.config),
+    let result = match cli.command.unwrap_or(Command::Serve { node_id: None }) {
+        Command::Serve { node_id } => helpline::cli::serve(&cli.config, node_id),
         Command::Check => helpline::cli::check(&cli.config),
         Command::Migrate => helpline::cli::migrate(&cli.config),
         Command::Simulate { scenario, json } => helpline::cli::simulate(&scenario, json),

@@ -1,22 +1,32 @@
-//! `helpline serve`: wire the parts together, run until SIGTERM, then shut down gracefully:
-//! new INVITEs get 503 + Retry-After, calls in progress may finish up to the drain timeout,
-//! and the event store is flushed.
+//! `helpline serve`: read back what is stored (retrying for a bounded time), wire the parts
+//! together in dependency order, run until SIGTERM, then shut down gracefully: new INVITEs get
+//! 503 + Retry-After, calls in progress may finish up to the drain timeout, every background
+//! task stops on the one shutdown token, pending wrap-ups are stored, and the event store is
+//! flushed last.
 
+use crate::acd::service::RouterHandle;
 use crate::call::CallManager;
 use crate::config::Settings;
 use crate::diag::Diagnostic;
 use crate::events::now_ms;
 use crate::metrics::Metrics;
 use crate::sip::auth_server::Authenticator;
-use crate::sip::endpoint::{self, RegistrationSink};
-use crate::sip::registrar::{Binding, BindingChange, CredentialLookup, Registrar, RegistrarConfig};
+use crate::sip::endpoint;
+use crate::sip::registrar::{Binding, CredentialLookup, Registrar, RegistrarConfig};
 use crate::sip::transaction::{Peer, Transport};
-use crate::store::{self, EventWriter, Store, WriterConfig};
+use crate::store::{self, EventWriter, Owner, Store, WriterConfig};
 use crate::users::{self, Directory};
 use anyhow::Context;
+use registrations::{OrderedWriter, WriteBackoff};
+use startup::{retry, RetryPolicy};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+mod registrations;
+mod startup;
 
 /// Validate every operator-written file the server would load.
 pub fn check_files(settings: &Settings) -> Vec<Diagnostic> {
@@ -66,47 +76,70 @@ fn load_dialplans(
 /// Live reload: on SIGHUP the dialplans are loaded and checked again; new calls take the new set,
 /// calls in the IVR finish on theirs. A set that fails the check is refused whole, logged with
 /// `file:line:column` and counted (`helpline_config_reload_errors_total{kind="dialplan"}`).
+/// Runs until `stop`.
 fn spawn_reload_on_sighup(
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     live: Arc<crate::ivr::set::LiveDialplans>,
-) {
-    #[cfg(unix)]
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            let candidate = crate::acd::config::load_files(
-                &settings.paths.queues,
-                settings.paths.agents.as_deref(),
-            )
-            .and_then(|acd| load_dialplans(&settings, &acd.config, live.next_version()));
-            // A refused set is kept as the supervisors' "last reload error" and counted.
-            match live.install(candidate) {
-                Ok(version) => tracing::info!(version, "dialplans reloaded"),
-                Err(diags) => {
-                    metrics
-                        .config_reload_errors
-                        .with_label_values(&["dialplan"])
-                        .inc();
-                    for d in &diags {
-                        tracing::error!(problem = %d, "dialplan reload refused; the running plans stay");
-                    }
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    got = hup.recv() => if got.is_none() { return },
+                    _ = stop.cancelled() => return,
                 }
+                reload(&settings, &metrics, &live);
             }
         }
-    });
+        #[cfg(not(unix))]
+        {
+            let _ = (settings, metrics, live);
+            stop.cancelled().await;
+        }
+    })
+}
+
+fn reload(settings: &Settings, metrics: &Metrics, live: &crate::ivr::set::LiveDialplans) {
+    let candidate =
+        crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
+            .and_then(|acd| load_dialplans(settings, &acd.config, live.next_version()));
+    // A refused set is kept as the supervisors' "last reload error" and counted.
+    match live.install(candidate) {
+        Ok(version) => tracing::info!(version, "dialplans reloaded"),
+        Err(diags) => {
+            metrics
+                .config_reload_errors
+                .with_label_values(&["dialplan"])
+                .inc();
+            for d in &diags {
+                tracing::error!(problem = %d, "dialplan reload refused; the running plans stay");
+            }
+        }
+    }
+}
+
+/// What the IVR path needs from the parts built before it.
+struct IvrDeps {
+    router: RouterHandle,
+    crm: crate::crm::Crm,
+    desk: Arc<crate::desk::Desk>,
 }
 
 /// The RTP engine, the prompts in memory, the dialplans and the CRM lookup for the IVR path.
-fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
-    let acd =
-        crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
-            .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
-    let plans = load_dialplans(settings, &acd.config, 1)
-        .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+fn ivr_parts(
+    settings: &Settings,
+    acd: &crate::acd::config::AcdConfig,
+    deps: IvrDeps,
+) -> anyhow::Result<crate::call::IvrParts> {
+    let plans =
+        load_dialplans(settings, acd, 1).map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
     let (prompts, bad) = crate::media::PromptLibrary::load_dir(&settings.paths.prompts, "en")
         .map_err(|e| anyhow::anyhow!("prompts: {e}"))?;
     for e in &bad {
@@ -137,14 +170,13 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
         media,
         prompts: Arc::new(prompts),
         dialplans: Arc::new(crate::ivr::set::LiveDialplans::new(plans)),
-        crm: None,
-        router: None,
-        desk: None,
+        crm: Some(deps.crm),
+        router: Some(deps.router),
+        desk: Some(deps.desk),
         webrtc: webrtc_gateway(settings, advertised),
         recording: crate::call::CallRecording {
             dir: settings.media.recordings_dir.clone(),
             queues: acd
-                .config
                 .queues
                 .iter()
                 .filter(|q| q.record)
@@ -155,14 +187,18 @@ fn ivr_parts(settings: &Settings) -> anyhow::Result<crate::call::IvrParts> {
 }
 
 /// Wrap-ups never sent (page closed for good) are stored without a disposition after an hour.
-fn spawn_draft_flush(desk: Arc<crate::desk::Desk>) {
+/// Runs until `stop`.
+fn spawn_draft_flush(desk: Arc<crate::desk::Desk>, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.cancelled() => return,
+            }
             desk.flush_stale_drafts(Duration::from_secs(3600)).await;
         }
-    });
+    })
 }
 
 /// The WebRTC gateway for browser agents (none, with a warning, if it cannot start).
@@ -186,71 +222,151 @@ fn webrtc_gateway(
     }
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let settings = Arc::new(settings);
-    let metrics = Metrics::new();
-    let store = connect(&settings.database.url).await?;
-    let directory = Arc::new(Directory::default());
+/// The database side of a start: connected and migrated, this run registered (its node id and
+/// incarnation), the event writer running as this run, the calls earlier runs of this node left
+/// open closed, and what routing needs read back. Every read is retried for
+/// `[server] startup_retry_secs`, then the start stops naming what could not be read.
+struct Restored {
+    store: Store,
+    owner: Owner,
+    writer: EventWriter,
+    bindings: Vec<store::Binding>,
+    agent_states: Vec<store::AgentState>,
+}
+
+async fn restore(settings: &Settings, directory: &Directory) -> anyhow::Result<Restored> {
+    let policy = RetryPolicy::startup(Duration::from_secs(settings.server.startup_retry_secs));
+    let url = &settings.database.url;
+    let store = retry(
+        &format!("database {} (connect and migrate)", redact(url)),
+        policy,
+        || store::migrate(url),
+    )
+    .await?;
     if let Some(path) = &settings.paths.users {
         let entries = users::load(path, &settings.sip.realm)
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
         for u in entries {
-            store
-                .upsert_user_hashed(&u.to_stored(&settings.sip.realm), now_ms())
-                .await
-                .with_context(|| format!("storing user {}", u.username))?;
+            let stored = u.to_stored(&settings.sip.realm);
+            retry(&format!("storing user {}", u.username), policy, || {
+                store.upsert_user_hashed(&stored, now_ms())
+            })
+            .await?;
             directory.insert(u);
         }
     }
+    let node_id = settings.server.node_id;
+    let owner = retry(
+        &format!("registering this run of node {node_id} (table incarnations)"),
+        policy,
+        || store.begin_incarnation(node_id, now_ms()),
+    )
+    .await?;
+    tracing::info!(
+        node_id,
+        incarnation = owner.incarnation,
+        "this run's calls are stored as its own"
+    );
     let writer = EventWriter::start(
         &store,
         WriterConfig {
             queue_bound: settings.database.queue_bound,
             spill_dir: settings.database.spill_dir.clone(),
+            owner: Some(owner),
             ..WriterConfig::default()
         },
     )
     .context("starting the event writer")?;
+    // Events an earlier run spilled are stored first, so a call that did end is not taken
+    // for lost.
+    if let Err(e) = writer.handle().flush(policy.budget).await {
+        tracing::warn!(error = %e, "spilled events not all stored before closing lost calls");
+    }
+    let lost = retry(
+        "calls left open by earlier runs (table calls)",
+        policy,
+        || store.close_lost_calls(owner, now_ms()),
+    )
+    .await?;
+    for c in &lost.calls {
+        tracing::warn!(call_id = %c.call_id, incarnation = c.incarnation, last_event_ms = c.last_event_ms,
+            "call left open by an earlier run of this node: stored as ended, cause server_lost");
+    }
+    for a in &lost.agents {
+        tracing::info!(agent = %a.agent_id, call_id = %a.call_id, was = %a.was, now = a.state,
+            "agent taken out of a lost call");
+    }
+    let now = now_ms();
+    let bindings = retry("stored registrations (table registrations)", policy, || {
+        store.all_live_bindings(now)
+    })
+    .await?;
+    let agent_states = retry("stored agent states (table agent_state)", policy, || {
+        store.agent_states()
+    })
+    .await?;
+    Ok(Restored {
+        store,
+        owner,
+        writer,
+        bindings,
+        agent_states,
+    })
+}
+
+/// The background tasks, each stopping on the one shutdown token; awaited at shutdown.
+#[derive(Default)]
+struct Background(Vec<(&'static str, JoinHandle<()>)>);
+
+impl Background {
+    fn add(&mut self, name: &'static str, task: JoinHandle<()>) {
+        self.0.push((name, task));
+    }
+
+    /// Wait for every task to stop (each has `within`; one that does not is aborted).
+    async fn join(self, within: Duration) {
+        for (name, mut task) in self.0 {
+            match tokio::time::timeout(within, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(task = name, error = %e, "background task failed"),
+                Err(_) => {
+                    tracing::warn!(task = name, "background task did not stop in time; aborted");
+                    task.abort();
+                }
+            }
+        }
+    }
+}
+
+/// Wire the server in dependency order (the shutdown signal and channels, then the parts, then
+/// the listeners), serve until SIGTERM, then shut down: calls drained, every background task
+/// stopped, pending wrap-ups stored, the event store flushed last.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let metrics = Metrics::new();
+    let stop = CancellationToken::new();
+    let mut background = Background::default();
+
+    // The database: everything stored is read back (or the start stops) before any part runs.
+    let directory = Arc::new(Directory::default());
+    let Restored {
+        store,
+        owner,
+        writer,
+        bindings,
+        agent_states,
+    } = restore(&settings, &directory).await?;
     let events = writer.handle();
 
-    let mut registrar = Registrar::new(
-        Authenticator::new(
-            &settings.sip.realm,
-            &rand::random::<[u8; 32]>(),
-            settings.sip.nonce_ttl_secs,
-        ),
-        RegistrarConfig {
-            min_expires: settings.sip.registration_min_expires,
-            max_expires: settings.sip.registration_max_expires,
-            default_expires: 3600.min(settings.sip.registration_max_expires),
-        },
-    );
-    let now = now_ms();
-    let restored = store.all_live_bindings(now).await.unwrap_or_default();
-    registrar.restore(restored.iter().filter_map(from_stored), (now / 1000) as u64);
-    metrics
-        .sip_registrations_active
-        .set(registrar.binding_count() as i64);
-
-    let mut ivr = ivr_parts(&settings)?;
+    // Parts, each built from those before it.
     let acd =
         crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
-    let stored_states = store.agent_states().await.unwrap_or_default();
     let router = crate::acd::service::spawn(
         acd.config.clone(),
         events.clone(),
-        crate::acd::service::records(&stored_states),
+        crate::acd::service::records(&agent_states),
     );
-    let supervisor = crate::supervisor::Supervisor::start(
-        &settings,
-        &acd.config,
-        store.clone(),
-        events.clone(),
-        router.clone(),
-        metrics.clone(),
-    );
-    ivr.router = Some(router.clone());
     let crm = crate::crm::Crm::new(
         store.clone(),
         settings.crm.clone(),
@@ -274,41 +390,91 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .map(|q| q.name.clone())
             .collect(),
     );
+    // The router and the desk call each other: the router's task learns the desk by message.
     router.attach_desk(desk.clone());
-    supervisor.attach_desk(desk.clone());
-    desk.spawn_queue_counts(Duration::from_secs(2));
-    spawn_draft_flush(desk.clone());
-    let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
-    let outbox = crate::crm::outbox::spawn_outbox(crm.clone(), async {
-        let _ = outbox_stopped.await;
-    });
-    ivr.crm = Some(crm);
-    ivr.desk = Some(desk.clone());
-    spawn_reload_on_sighup(settings.clone(), metrics.clone(), ivr.dialplans.clone());
+    let supervisor = crate::supervisor::Supervisor::start(
+        &settings,
+        &acd.config,
+        store.clone(),
+        events.clone(),
+        router.clone(),
+        metrics.clone(),
+        Some(desk.clone()),
+        stop.clone(),
+    );
+    background.add(
+        "queue counts",
+        desk.spawn_queue_counts(Duration::from_secs(2), stop.clone()),
+    );
+    background.add("draft flush", spawn_draft_flush(desk.clone(), stop.clone()));
+    background.add(
+        "CRM outbox",
+        crate::crm::outbox::spawn_outbox(crm.clone(), stop.clone().cancelled_owned()),
+    );
+    let ivr = ivr_parts(
+        &settings,
+        &acd.config,
+        IvrDeps {
+            router: router.clone(),
+            crm,
+            desk: desk.clone(),
+        },
+    )?;
+    background.add(
+        "dialplan reload",
+        spawn_reload_on_sighup(
+            settings.clone(),
+            metrics.clone(),
+            ivr.dialplans.clone(),
+            stop.clone(),
+        ),
+    );
     let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
-    // Agents whose phones are registered are in routing (logged in, ready).
+
+    let mut registrar = Registrar::new(
+        Authenticator::new(
+            &settings.sip.realm,
+            &rand::random::<[u8; 32]>(),
+            settings.sip.nonce_ttl_secs,
+        ),
+        RegistrarConfig {
+            min_expires: settings.sip.registration_min_expires,
+            max_expires: settings.sip.registration_max_expires,
+            default_expires: 3600.min(settings.sip.registration_max_expires),
+        },
+    );
+    registrar.restore(
+        bindings.iter().filter_map(from_stored),
+        (now_ms() / 1000) as u64,
+    );
+    metrics
+        .sip_registrations_active
+        .set(registrar.binding_count() as i64);
     tracing::info!(
-        bindings = restored.len(),
-        agent_states = stored_states.len(),
+        bindings = bindings.len(),
+        agent_states = agent_states.len(),
         "restored from the database"
     );
-    for b in &restored {
+    // Agents whose phones are registered are in routing (logged in, ready).
+    for b in &bindings {
         phone_seen(&router, &b.aor);
     }
-    let sink = Arc::new(StoreRegistrations {
-        store: store.clone(),
-        router: router.clone(),
-    });
+    let (reg_writer, reg_task) =
+        OrderedWriter::spawn(store.clone(), WriteBackoff::default(), stop.clone());
+    background.add("registration writer", reg_task);
+
+    // Listeners last: SIP, then HTTP.
     let ep = endpoint::start(
         settings.clone(),
         metrics.clone(),
         registrar,
         Arc::new(DirectoryCredentials(directory.clone())),
-        sink,
+        registrations::sink(reg_writer, router.clone()),
         manager.clone(),
     )
     .await
     .context("starting SIP")?;
+    // The manager places calls through the endpoint, which hands it new calls: set once here.
     manager.attach(ep.clone());
     {
         let ep = ep.clone();
@@ -329,9 +495,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("HTTP {}", settings.http.listen))?;
     tracing::info!(
         sip_udp = %settings.sip.udp, sip_tcp = %settings.sip.tcp, http = %settings.http.listen,
-        database = %redact(&settings.database.url), "helpline serving"
+        database = %redact(&settings.database.url), node_id = owner.node_id,
+        incarnation = owner.incarnation, "helpline serving"
     );
-    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let tls_handle = axum_server::Handle::<SocketAddr>::new();
     if let Some(tls) = settings.http.tls.clone() {
         crate::web::tls::ensure_certificate(&tls, &settings.sip.advertised_host)?;
@@ -345,14 +511,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             }
         });
     }
-    let http = tokio::spawn(async move {
-        let app = crate::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let http = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let app = crate::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        })
+    };
 
     shutdown_signal().await;
     tracing::info!(
@@ -363,36 +530,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     manager
         .drain(Duration::from_secs(settings.sip.drain_timeout_secs))
         .await;
-    let _ = stop_http.send(());
+    // The one shutdown signal: HTTP and every background task stop on it.
+    stop.cancel();
     tls_handle.graceful_shutdown(Some(Duration::from_secs(5)));
     let _ = http.await;
-    let _ = stop_outbox.send(());
-    let _ = outbox.await;
+    background.join(Duration::from_secs(10)).await;
+    // No page can send a wrap-up any more: store the ones never sent, then flush the events.
+    let (stored, failed) = desk.store_pending_wrapups().await;
+    if stored + failed > 0 {
+        tracing::info!(
+            stored,
+            failed,
+            "pending wrap-ups stored without a disposition"
+        );
+    }
     if let Err(e) = writer.shutdown(Duration::from_secs(10)).await {
         tracing::warn!(error = %e, "event store not fully flushed; the rest stays in the spill file");
     }
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Connect and migrate, retrying for a while so a database still starting is waited for.
-async fn connect(url: &str) -> anyhow::Result<Store> {
-    let mut last = None;
-    for _ in 0..30 {
-        match store::migrate(url).await {
-            Ok(s) => return Ok(s),
-            Err(e) => {
-                tracing::warn!(error = %e, database = %redact(url), "database not ready; retrying");
-                last = Some(e);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-    Err(anyhow::anyhow!(
-        "database {}: {}",
-        redact(url),
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
 }
 
 /// A database URL without its password, for logs.
@@ -437,40 +594,6 @@ impl CredentialLookup for DirectoryCredentials {
     }
 }
 
-/// Keeps registrar bindings in the database so they survive a restart.
-struct StoreRegistrations {
-    store: Store,
-    router: crate::acd::service::RouterHandle,
-}
-
-impl RegistrationSink for StoreRegistrations {
-    fn changed(&self, changes: Vec<BindingChange>) {
-        use crate::acd::router::Input;
-        for c in &changes {
-            match c {
-                BindingChange::Upsert(b) => phone_seen(&self.router, &b.aor),
-                BindingChange::Remove { aor, .. } => self.router.send(Input::AgentDisconnected {
-                    agent: crate::acd::service::agent_id(aor),
-                }),
-            }
-        }
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            for c in changes {
-                let r = match &c {
-                    BindingChange::Upsert(b) => store.upsert_binding(&to_stored(b)).await,
-                    BindingChange::Remove { aor, contact } => {
-                        store.remove_binding(aor, contact).await.map(|_| ())
-                    }
-                };
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "registration not persisted");
-                }
-            }
-        });
-    }
-}
-
 /// An agent's phone is registered: log them in ready if they were not in routing, and mark
 /// them connected (an agent restored as not ready stays not ready).
 fn phone_seen(router: &crate::acd::service::RouterHandle, aor: &str) {
@@ -481,21 +604,6 @@ fn phone_seen(router: &crate::acd::service::RouterHandle, aor: &str) {
         ready: true,
     });
     router.send(Input::AgentConnected { agent });
-}
-
-fn to_stored(b: &Binding) -> store::Binding {
-    store::Binding {
-        aor: b.aor.clone(),
-        contact: b.contact.clone(),
-        instance: None,
-        transport: b.source.transport.via_token().to_ascii_lowercase(),
-        source_addr: b.source.addr.to_string(),
-        connection: b.source.conn.map(|c| c.to_string()),
-        expires_at_ms: (b.expires_at * 1000) as i64,
-        call_id: b.call_id.clone(),
-        cseq: i64::from(b.cseq),
-        updated_ms: now_ms(),
-    }
 }
 
 fn from_stored(b: &store::Binding) -> Option<Binding> {

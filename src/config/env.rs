@@ -8,6 +8,7 @@
 //! | `HELPLINE_HTTP_PORT` | HTTP port |
 //! | `HELPLINE_HTTP_LISTEN` | full HTTP bind address |
 //! | `HELPLINE_DATABASE_URL` | database URL (`sqlite://…` or `postgres://…`) |
+//! | `HELPLINE_NODE_ID` | `[server] node_id` |
 //! | `HELPLINE_RTP_PORTS` | RTP range as `min-max` |
 
 use super::model::Settings;
@@ -38,6 +39,13 @@ pub(super) fn apply(s: &mut Settings, vars: &[(String, String)]) -> Result<(), S
                 s.http.listen = value.parse().map_err(|_| bad("not address:port"))?
             }
             "HELPLINE_DATABASE_URL" => s.database.url = value.clone(),
+            "HELPLINE_NODE_ID" => {
+                s.server.node_id = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("not a node id (1 or more)"))?
+            }
             "HELPLINE_RTP_PORTS" => {
                 let (lo, hi) = value
                     .split_once('-')

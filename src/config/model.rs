@@ -18,6 +18,28 @@ pub struct Settings {
     pub crm: CrmSettings,
     pub reports: ReportSettings,
     pub wallboard: WallboardSettings,
+    pub server: ServerSettings,
+}
+
+/// `[server]`: who this server is among the nodes sharing a database, and how long it waits
+/// for the database at start.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// This node's id (1 by default). Calls are stored with it; a start closes only the calls
+    /// its own node's earlier runs left open. Each node sharing a database needs its own id.
+    pub node_id: u32,
+    /// How long a start keeps retrying the database (connect, migrate, start-up reads) before
+    /// it gives up with an error naming what could not be read and why.
+    pub startup_retry_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            node_id: 1,
+            startup_retry_secs: 30,
+        }
+    }
 }
 
 /// `[reports]`: how supervisor figures are cut and counted.
@@ -262,6 +284,24 @@ pub(crate) struct RawSettings {
     pub crm: RawCrm,
     pub reports: RawReports,
     pub wallboard: WallboardSettings,
+    pub server: RawServer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawServer {
+    pub node_id: Spanned<u32>,
+    pub startup_retry_secs: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        let d = ServerSettings::default();
+        RawServer {
+            node_id: Spanned::new(0..0, d.node_id),
+            startup_retry_secs: d.startup_retry_secs,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,6 +70,7 @@ fn environment_overrides_ports_and_database() {
             "HELPLINE_DATABASE_URL".to_string(),
             "postgres://u@h/db".to_string(),
         ),
+        ("HELPLINE_NODE_ID".to_string(), "7".to_string()),
     ];
     let s = load_with_env(&file, &vars).unwrap();
     assert_eq!(
@@ -77,6 +78,11 @@ fn environment_overrides_ports_and_database() {
         (5070, 5070, 8181)
     );
     assert_eq!(s.database.url, "postgres://u@h/db");
+    assert_eq!(s.server.node_id, 7);
+    let zero = vec![("HELPLINE_NODE_ID".to_string(), "0".to_string())];
+    assert!(load_with_env(&file, &zero).unwrap_err()[0]
+        .message
+        .contains("HELPLINE_NODE_ID=0"));
     let bad = vec![("HELPLINE_SIP_PORT".to_string(), "x".to_string())];
     assert!(load_with_env(&file, &bad).unwrap_err()[0]
         .message
@@ -234,4 +240,25 @@ fn session_timer_settings_default_to_rfc_4028_and_are_checked() {
     );
     let errs = parse(Path::new("c.toml"), "[sip]\nsession_expires_s = 100000\n").unwrap_err();
     assert!(errs[0].message.contains("at most 86400"), "{}", errs[0]);
+}
+
+#[test]
+fn server_section_node_id_and_startup_retry() {
+    let s = parse(Path::new("c.toml"), "").expect("defaults");
+    assert_eq!((s.server.node_id, s.server.startup_retry_secs), (1, 30));
+    let s = parse(
+        Path::new("c.toml"),
+        "[server]\nnode_id = 3\nstartup_retry_secs = 5\n",
+    )
+    .expect("set");
+    assert_eq!((s.server.node_id, s.server.startup_retry_secs), (3, 5));
+    let errs = parse(Path::new("c.toml"), "[server]\nnode_id = 0\n").unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:11: [server] node_id must be 1 or more"),
+        "{}",
+        errs[0]
+    );
 }

@@ -144,7 +144,15 @@ pub(super) fn settings(
         crm,
         reports,
         wallboard,
+        server,
     } = raw;
+    if *server.node_id.get_ref() == 0 {
+        c.err(
+            &server.node_id,
+            "[server] node_id must be 1 or more (each node sharing a database needs its own id)"
+                .to_string(),
+        );
+    }
 
     let udp = c.addr(&sip.udp, "sip.udp");
     let tcp = c.addr(&sip.tcp, "sip.tcp");
@@ -406,6 +414,10 @@ pub(super) fn settings(
             short_abandon_secs: reports.short_abandon_secs,
         },
         wallboard,
+        server: ServerSettings {
+            node_id: server.node_id.into_inner(),
+            startup_retry_secs: server.startup_retry_secs,
+        },
     })
 }
 

@@ -627,6 +627,42 @@ impl Desk {
         }
     }
 
+    /// At shutdown: store the interaction of every wrap-up not sent yet (without a
+    /// disposition), so each call has its interaction row after the restart. Returns how many
+    /// were stored and how many could not be.
+    pub async fn store_pending_wrapups(&self) -> (usize, usize) {
+        let pending: Vec<(String, Interaction)> = self
+            .drafts
+            .iter()
+            .map(|d| {
+                let mut i = d.interaction.clone();
+                i.wrap_ms = d.ended_at.elapsed().as_millis() as i64;
+                (d.key().clone(), i)
+            })
+            .collect();
+        let (mut stored, mut failed) = (0, 0);
+        for (call_id, interaction) in pending {
+            match self
+                .crm
+                .save(&interaction, None, crate::events::now_ms())
+                .await
+            {
+                Ok(saved) => {
+                    tracing::info!(%call_id, interaction = %saved.interaction_id,
+                        "shutting down: wrap-up not sent yet, interaction stored without a disposition");
+                    self.drafts.remove(&call_id);
+                    stored += 1;
+                }
+                Err(e) => {
+                    tracing::error!(%call_id, error = %e,
+                        "shutting down: pending wrap-up's interaction not stored");
+                    failed += 1;
+                }
+            }
+        }
+        (stored, failed)
+    }
+
     /// Push the queues' waiting counts to every open page.
     pub fn queues(&self, queues: Vec<QueueCount>) {
         let msg = ServerMsg::Queues { queues };
@@ -635,13 +671,20 @@ impl Desk {
         }
     }
 
-    /// Every `every`, tell the pages how many callers wait in each queue.
-    pub fn spawn_queue_counts(self: &Arc<Self>, every: Duration) {
+    /// Every `every`, tell the pages how many callers wait in each queue; until `stop`.
+    pub fn spawn_queue_counts(
+        self: &Arc<Self>,
+        every: Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.cancelled() => return,
+                }
                 let Some(desk) = me.upgrade() else { return };
                 if desk.agents.iter().all(|s| s.sockets.is_empty()) {
                     continue;
@@ -661,7 +704,7 @@ impl Desk {
                     .collect();
                 desk.queues(counts);
             }
-        });
+        })
     }
 
     /// The agent's figures today (UTC day), from stored interactions.

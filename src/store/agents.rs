@@ -38,6 +38,7 @@ impl Store {
                 .bind(s.reason.as_deref())
                 .bind(s.since_ms)
                 .bind(None::<String>)
+                .bind(None::<String>)
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() > 0)

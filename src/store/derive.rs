@@ -46,6 +46,8 @@ pub(crate) struct AgentPatch {
     pub reason: Option<String>,
     pub since_ms: i64,
     pub event_id: String,
+    /// The call the state refers to (the event's `call`), if any.
+    pub call_id: Option<String>,
 }
 
 /// One row of the audit log.
@@ -174,6 +176,7 @@ fn agent_patch(ev: &EventRecord) -> Option<AgentPatch> {
         reason: text_field(&payload, "reason"),
         since_ms: ev.at_ms,
         event_id: ev.id.clone(),
+        call_id: text_field(&payload, "call"),
     })
 }
 
@@ -288,6 +291,15 @@ mod tests {
         assert_eq!(d.agents[0].state, "not-ready");
         assert_eq!(d.agents[0].reason.as_deref(), Some("lunch"));
         assert_eq!(d.agents[0].since_ms, 50);
+        assert_eq!(d.agents[0].call_id, None);
+    }
+
+    #[test]
+    fn an_agent_state_keeps_the_call_it_refers_to() {
+        let mut e = agent_state_event("e1", "a1", "on-call", None, 50);
+        e.payload = r#"{"agent":"a1","state":"on-call","reason":null,"call":"c7"}"#.into();
+        let d = derive(&[&e]);
+        assert_eq!(d.agents[0].call_id.as_deref(), Some("c7"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use super::backend::{values_list, with_pool, BeginWrite, Db, RowExt};
 use super::derive::{derive, CallPatch};
 use super::error::Result;
+use super::ownership::Owner;
 use super::{EventRecord, Store};
 
 /// Rows per multi-row INSERT (5 parameters each; far below both backends' parameter limits).
@@ -32,6 +33,9 @@ pub struct CallRow {
     pub agent: Option<String>,
     /// Time of the newest event applied to this row.
     pub updated_ms: i64,
+    /// The server run that took the call (None for rows stored outside a server run).
+    pub node_id: Option<i64>,
+    pub incarnation: Option<i64>,
 }
 
 /// What one committed batch did.
@@ -58,6 +62,10 @@ static CALLS_UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| {
              THEN COALESCE(excluded.{c}, calls.{c}) ELSE COALESCE(calls.{c}, excluded.{c}) END"
         ));
     }
+    // The owner is set by the first batch that creates the row and never changed after.
+    for c in ["node_id", "incarnation"] {
+        sets.push(format!("{c} = COALESCE(calls.{c}, excluded.{c})"));
+    }
     sets.push(
         "updated_ms = CASE WHEN excluded.updated_ms > calls.updated_ms \
          THEN excluded.updated_ms ELSE calls.updated_ms END"
@@ -67,8 +75,13 @@ static CALLS_UPSERT_TAIL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Store a batch in one transaction: new events are inserted, known ids skipped, and the
-/// `calls` / `agent_state` rows updated from the new ones only.
-pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<BatchOutcome> {
+/// `calls` / `agent_state` rows updated from the new ones only. A `calls` row created by this
+/// batch is stamped with `owner` (the server run whose writer stores it).
+pub(crate) async fn insert_batch(
+    db: &Db,
+    events: &[EventRecord],
+    owner: Option<Owner>,
+) -> Result<BatchOutcome> {
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         let mut fresh_ids: HashSet<String> = HashSet::with_capacity(events.len());
@@ -109,7 +122,9 @@ pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<Batc
                     .bind(p.called.as_deref())
                     .bind(p.queue.as_deref())
                     .bind(p.agent.as_deref())
-                    .bind(p.updated_ms);
+                    .bind(p.updated_ms)
+                    .bind(owner.map(|o| i64::from(o.node_id)))
+                    .bind(owner.map(|o| o.incarnation));
             }
             q.execute(&mut *tx).await?;
         }
@@ -122,7 +137,8 @@ pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<Batc
                     .bind(p.state.as_str())
                     .bind(p.reason.as_deref())
                     .bind(p.since_ms)
-                    .bind(p.event_id.as_str());
+                    .bind(p.event_id.as_str())
+                    .bind(p.call_id.as_deref());
             }
             q.execute(&mut *tx).await?;
         }
@@ -156,8 +172,8 @@ pub(crate) async fn insert_batch(db: &Db, events: &[EventRecord]) -> Result<Batc
 fn calls_upsert_sql(chunk: &[CallPatch]) -> String {
     format!(
         "INSERT INTO calls (call_id, arrived_ms, answered_ms, ended_ms, cause, caller, called, \
-         queue, agent, updated_ms) VALUES {}{}",
-        values_list(chunk.len(), 10),
+         queue, agent, updated_ms, node_id, incarnation) VALUES {}{}",
+        values_list(chunk.len(), 12),
         CALLS_UPSERT_TAIL.as_str()
     )
 }
@@ -165,11 +181,11 @@ fn calls_upsert_sql(chunk: &[CallPatch]) -> String {
 /// Shared with `agents.rs`: a state only replaces an older one.
 pub(crate) fn agents_upsert_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO agent_state (agent_id, state, reason, since_ms, event_id) VALUES {} \
+        "INSERT INTO agent_state (agent_id, state, reason, since_ms, event_id, call_id) VALUES {} \
          ON CONFLICT (agent_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, \
-         since_ms = excluded.since_ms, event_id = excluded.event_id \
+         since_ms = excluded.since_ms, event_id = excluded.event_id, call_id = excluded.call_id \
          WHERE excluded.since_ms >= agent_state.since_ms",
-        values_list(rows, 5)
+        values_list(rows, 6)
     )
 }
 
@@ -198,13 +214,15 @@ fn call_row(row: &impl RowExt) -> Result<CallRow> {
         queue: row.opt_text("queue")?,
         agent: row.opt_text("agent")?,
         updated_ms: row.int("updated_ms")?,
+        node_id: row.opt_int("node_id")?,
+        incarnation: row.opt_int("incarnation")?,
     })
 }
 
 impl Store {
     /// Store events now, bypassing the writer queue (imports, tests). Idempotent by id.
     pub async fn insert_events(&self, events: &[EventRecord]) -> Result<u64> {
-        Ok(insert_batch(&self.db, events).await?.inserted)
+        Ok(insert_batch(&self.db, events, None).await?.inserted)
     }
 
     /// Every stored event of one call, in the order they were stored.
@@ -245,7 +263,7 @@ impl Store {
         with_pool!(&self.db, |pool| {
             let row = sqlx::query(
                 "SELECT call_id, arrived_ms, answered_ms, ended_ms, cause, caller, called, queue, \
-                 agent, updated_ms FROM calls WHERE call_id = $1",
+                 agent, updated_ms, node_id, incarnation FROM calls WHERE call_id = $1",
             )
             .bind(call_id)
             .fetch_optional(pool)

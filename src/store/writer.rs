@@ -23,6 +23,7 @@ use super::backend::Db;
 use super::derive::clean_text;
 use super::error::{Result, StoreError};
 use super::events::insert_batch;
+use super::ownership::Owner;
 use super::spill::{Spill, SpillReader};
 use super::{EventRecord, Store};
 
@@ -40,6 +41,8 @@ pub struct WriterConfig {
     /// First retry delay after a failed batch; doubles up to `retry_max`.
     pub retry_min: Duration,
     pub retry_max: Duration,
+    /// The server run whose calls this writer stores: `calls` rows it creates carry it.
+    pub owner: Option<Owner>,
 }
 
 impl Default for WriterConfig {
@@ -51,6 +54,7 @@ impl Default for WriterConfig {
             spill_dir: PathBuf::from("data/spill"),
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
+            owner: None,
         }
     }
 }
@@ -443,7 +447,7 @@ async fn write_with_retry(
     let mut backoff = config.retry_min;
     loop {
         let attempt = tokio::select! {
-            r = insert_batch(db, &batch.events) => r,
+            r = insert_batch(db, &batch.events, config.owner) => r,
             _ = wait_closed(closed) => return false,
         };
         match attempt {

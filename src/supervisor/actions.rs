@@ -183,7 +183,7 @@ impl Supervisor {
     }
 
     pub async fn monitor(&self, actor: &str, call: &str, mode: &str) -> Result<(), ActionError> {
-        let result = match (crate::desk::MonitorMode::parse(mode), self.desk.get()) {
+        let result = match (crate::desk::MonitorMode::parse(mode), self.desk.as_ref()) {
             (None, _) => Err(ActionError::Invalid(format!(
                 "mode `{mode}` is not one of listen, whisper, barge, stop"
             ))),

@@ -32,7 +32,12 @@ pub(super) struct Hub {
 }
 
 impl Hub {
-    pub async fn run(mut self, mut rx: UnboundedReceiver<EventRecord>) {
+    /// Fold events and publish snapshots until the stream ends or `stop`.
+    pub async fn run(
+        mut self,
+        mut rx: UnboundedReceiver<EventRecord>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
         let started = Instant::now();
         let mut last_push = Instant::now() - HEARTBEAT;
         let mut dirty = true;
@@ -55,6 +60,7 @@ impl Hub {
                     }
                     dirty = true;
                 }
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep_until(due) => {
                     self.publish(window).await;
                     window = EventWindow::default();

@@ -45,9 +45,8 @@ pub struct Supervisor {
     pub queues: Vec<QueueInfo>,
     pub context: ReportContext,
     snapshots: watch::Sender<Arc<str>>,
-    /// The agents' desk, through which listen / whisper / barge reach a call (set once the
-    /// desk exists).
-    desk: std::sync::OnceLock<Arc<crate::desk::Desk>>,
+    /// The agents' desk, through which listen / whisper / barge reach a call.
+    desk: Option<Arc<crate::desk::Desk>>,
 }
 
 impl Supervisor {
@@ -87,13 +86,10 @@ impl Supervisor {
         (cx, queues)
     }
 
-    /// Let monitoring reach calls through the agents' desk.
-    pub fn attach_desk(&self, desk: Arc<crate::desk::Desk>) {
-        let _ = self.desk.set(desk);
-    }
-
     /// Tap the event stream now, and start the wallboard task (which first rebuilds today from
-    /// the store).
+    /// the store) until `stop`. `desk`: how monitoring reaches calls (None: monitoring is
+    /// unavailable).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         settings: &Settings,
         acd: &AcdConfig,
@@ -101,6 +97,8 @@ impl Supervisor {
         events: StoreHandle,
         router: RouterHandle,
         metrics: Arc<Metrics>,
+        desk: Option<Arc<crate::desk::Desk>>,
+        stop: tokio_util::sync::CancellationToken,
     ) -> Arc<Supervisor> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if !events.tap(tx) {
@@ -116,7 +114,7 @@ impl Supervisor {
             queues,
             context,
             snapshots: out.clone(),
-            desk: std::sync::OnceLock::new(),
+            desk,
         });
         let prom = prom::PromSink::new(
             metrics,
@@ -149,7 +147,7 @@ impl Supervisor {
                 seen,
                 out,
             };
-            hub.run(rx).await;
+            hub.run(rx, stop).await;
         });
         sup
     }

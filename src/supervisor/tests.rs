@@ -53,6 +53,8 @@ async fn changes_reach_the_board_within_a_second_and_snapshots_stay_at_most_four
         events.clone(),
         router.clone(),
         metrics.clone(),
+        None,
+        tokio_util::sync::CancellationToken::new(),
     );
     let mut rx = sup.subscribe();
     // The first snapshot comes without any event (heartbeat).

@@ -15,6 +15,7 @@ pub struct Server {
     pub http: SocketAddr,
     pub db_url: String,
     log: PathBuf,
+    cfg: PathBuf,
 }
 
 /// A port free on loopback for both UDP and TCP (best effort; the OS may still race us).
@@ -84,6 +85,13 @@ impl Server {
     /// Start the server with the repository's sample config and `extra` TOML appended to the
     /// `[sip]` table (e.g. `t1_ms = 50`).
     pub fn start(name: &str, extra_sip: &str) -> Server {
+        let server = Server::spawn(name, extra_sip);
+        server.wait_ready();
+        server
+    }
+
+    /// Like [`Server::start`] but without waiting for it to be ready (for starts that must fail).
+    pub fn spawn(name: &str, extra_sip: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("helpline-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -106,31 +114,49 @@ impl Server {
         let cfg_path = dir.join("helpline.toml");
         std::fs::write(&cfg_path, cfg).expect("write config");
         let log = dir.join("server.log");
-        let child = Command::new(binary())
-            .arg("--config")
-            .arg(&cfg_path)
-            .arg("serve")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start helpline");
-        let server = Server {
+        let child = spawn_binary(&cfg_path, &log);
+        Server {
             child,
             dir,
             sip: SocketAddr::from(([127, 0, 0, 1], port)),
             http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             db_url,
             log,
-        };
-        server.wait_ready();
-        server
+            cfg: cfg_path,
+        }
     }
 
-    fn wait_ready(&self) {
+    /// `kill -9`: the process dies at once, nothing is flushed or closed.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start the binary again on the same config, database and log (appended); wait until ready.
+    pub fn restart(&mut self) {
+        self.respawn();
+        self.wait_ready();
+    }
+
+    /// Start the binary again without waiting for it to be ready.
+    pub fn respawn(&mut self) {
+        assert!(!self.alive(), "restart while the server still runs");
+        self.child = spawn_binary(&self.cfg, &self.log);
+    }
+
+    /// The exit status if the process ends within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok((200, _)) = http_get(self.http, "/healthz") {
@@ -175,6 +201,26 @@ impl Drop for Server {
             eprintln!("---- server log ----\n{}", self.log_text());
         }
     }
+}
+
+fn spawn_binary(cfg: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(binary())
+        .arg("--config")
+        .arg(cfg)
+        .arg("serve")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start helpline")
 }
 
 /// Minimal HTTP/1.1 GET over loopback: (status, body).
