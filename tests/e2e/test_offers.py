@@ -360,7 +360,11 @@ def test_max_wait_sends_the_caller_to_voicemail_filed_on_the_ticket(ua, make_ser
     assert disposition == "voicemail" and subject.startswith("Voicemail from") and status == "open", rows
     assert recording.endswith(".wav") and pathlib.Path(recording).stat().st_size > 8000, rows
     assert tone_power(recording, CALLER_TONE) > 0.3, "the message holds what the caller said"
+    # Events are batched: the interaction row (written at once) may be stored first.
+    s.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' AND kind = 'call.voicemail'", 1)
     assert [v["path"] for v in stored(s, call.cid, "call.voicemail")] == [recording]
+    outcome = stored(s, call.cid, "call.outcome")
+    assert [(o["outcome"], o["cause"]) for o in outcome] == [("voicemail", "max_wait")], outcome
     sup = login(s, "super1", "super1-pw")
     code, body, _ = s.http(f"/api/tickets/{number}", headers={"Cookie": sup})
     assert code == 200, body
@@ -394,7 +398,9 @@ def test_a_full_queue_with_outcome_busy_plays_the_closing_prompt_and_hangs_up(ua
     assert first.state == "CONFIRMED", "the call already queued keeps its place"
     ended = s.wait_rows(f"SELECT payload FROM events WHERE call_id = '{second.cid}' "
                         "AND kind = 'call.ended'", 1)
-    assert ended, ended
+    assert json.loads(ended[0][0])["cause"] == "queue_busy", ended
+    outcome = stored(s, second.cid, "call.outcome")
+    assert [(o["outcome"], o["cause"]) for o in outcome] == [("busy", "queue_full")], outcome
     first.hangup()
     ua.wait(lambda: first.state == "DISCONNECTED")
 
