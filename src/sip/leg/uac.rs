@@ -208,6 +208,19 @@ impl UacLeg {
         });
     }
 
+    /// Our INVITE again for a new attempt (after a challenge or a 422): a new branch and the
+    /// next CSeq.
+    fn next_invite(&self, ctx: &mut LegCtx) -> Request {
+        let mut invite = self.invite.clone();
+        invite.headers.remove("via");
+        invite
+            .headers
+            .push_front("via", ctx.via(self.peer.transport).to_string());
+        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1).wrapping_add(1);
+        invite.headers.set("cseq", format!("{seq} INVITE"));
+        invite
+    }
+
     /// The INVITE's Authorization / Proxy-Authorization values (repeated in the ACK).
     fn credentials(&self) -> Vec<(&'static str, String)> {
         ["authorization", "proxy-authorization"]
@@ -272,13 +285,7 @@ impl UacLeg {
         } else {
             "proxy-authorization"
         };
-        let mut invite = self.invite.clone();
-        invite.headers.remove("via");
-        invite
-            .headers
-            .push_front("via", ctx.via(self.peer.transport).to_string());
-        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1).wrapping_add(1);
-        invite.headers.set("cseq", format!("{seq} INVITE"));
+        let mut invite = self.next_invite(ctx);
         invite.headers.remove(name);
         for value in credentials {
             invite.headers.push(name, value);
@@ -327,13 +334,7 @@ impl UacLeg {
             self.on_failure(ctx, resp);
             return;
         };
-        let mut invite = self.invite.clone();
-        invite.headers.remove("via");
-        invite
-            .headers
-            .push_front("via", ctx.via(self.peer.transport).to_string());
-        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1).wrapping_add(1);
-        invite.headers.set("cseq", format!("{seq} INVITE"));
+        let mut invite = self.next_invite(ctx);
         invite.headers.set("session-expires", min.to_string());
         invite.headers.set("min-se", min.to_string());
         let Some(tx) = ctx.send_request(invite.clone(), self.peer) else {
