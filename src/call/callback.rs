@@ -129,7 +129,8 @@ impl CallTask {
                     }
                 }
             }
-            other => {
+            // Dialling is for a caller who has left (`callback_dial`).
+            other @ (CallbackCue::Dial { .. } | CallbackCue::Failed { .. }) => {
                 tracing::debug!(call_id = %self.call_id, cue = ?other, "callback cue for a live call ignored")
             }
         }

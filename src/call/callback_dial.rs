@@ -31,6 +31,8 @@ pub(super) struct Pending {
     facts: super::facts::Facts,
     queued: Option<QueueRequest>,
     cues: UnboundedReceiver<Cue>,
+    /// The call's machine, in `CallbackPending` or `Dialling`.
+    machine: super::machine::CallMachine,
 }
 
 /// The customer's answered leg.
@@ -61,6 +63,7 @@ impl Pending {
             facts: call.facts,
             queued: call.queued,
             cues,
+            machine: call.machine,
         };
         tokio::spawn(p.run());
     }
@@ -87,14 +90,20 @@ impl Pending {
                     attempt,
                     ring,
                 }) => {
-                    if let Some(a) = self.dial(&agent, &number, attempt, ring).await {
-                        match self.connect(a, agent, number, attempt).await {
-                            Some(back) => self = back,
+                    self.machine.dialling(attempt);
+                    match self.dial(&agent, &number, attempt, ring).await {
+                        Some(a) => match self.connect(a, agent, number, attempt).await {
+                            Some(mut back) => {
+                                back.machine.dial_failed();
+                                self = back;
+                            }
                             None => return,
-                        }
+                        },
+                        None => self.machine.dial_failed(),
                     }
                 }
                 Cue::Callback(CallbackCue::Failed { attempts }) => {
+                    self.machine.callback_failed();
                     tracing::info!(call_id = %self.call_id, attempts, "callback failed: no answer on any attempt");
                     self.count("failed");
                     self.record(Event::CallbackFailed {
@@ -113,7 +122,15 @@ impl Pending {
                     }
                     return;
                 }
-                other => {
+                // Nothing to do for a caller who is not on the line.
+                other @ (Cue::Offer { .. }
+                | Cue::StopRinging { .. }
+                | Cue::Announce { .. }
+                | Cue::QueueChanged { .. }
+                | Cue::Outcome { .. }
+                | Cue::Callback(
+                    CallbackCue::Offer | CallbackCue::Booked { .. } | CallbackCue::Refused { .. },
+                )) => {
                     tracing::debug!(call_id = %self.call_id, cue = ?other, "cue for a waiting callback ignored")
                 }
             }
@@ -336,8 +353,8 @@ impl Pending {
         );
         task.queued = self.queued;
         task.cues = Some(self.cues);
-        task.machine =
-            super::machine::CallMachine::called_back(CallId::from(task.call_id.as_str()));
+        self.machine.called_back();
+        task.machine = self.machine;
         task.callback = CallbackState::called_back();
         // The router's offer to the reserved agent is waiting in the cues: the ordinary
         // offer, bridge and wrap-up path takes it from here.

@@ -58,6 +58,10 @@ pub enum Phase {
     },
     /// A callback was booked: the caller hears goodbye, the booking keeps their place.
     CallbackBooked,
+    /// The caller has left; the booking waits in the queue for an agent to be reserved.
+    CallbackPending,
+    /// An agent is reserved and the customer is being dialled back (`attempt` from 1).
+    Dialling { attempt: u32 },
     /// The caller is gone (or we hung up); only clean-up remains.
     Ended,
 }
@@ -255,13 +259,38 @@ impl CallMachine {
         }
     }
 
-    /// A called-back customer: already in the router's queue, where the offer to the reserved
-    /// agent is waiting.
-    pub fn called_back(call: CallId) -> CallMachine {
-        let mut m = CallMachine::new(call);
-        m.phase = Phase::Queued;
-        m.in_router = true;
-        m
+    /// The router asks for the customer of a pending callback to be dialled.
+    pub fn dialling(&mut self, attempt: u32) {
+        if matches!(self.phase, Phase::CallbackPending | Phase::Dialling { .. }) {
+            self.phase = Phase::Dialling { attempt };
+        }
+    }
+
+    /// The attempt was not answered: the booking waits for the router's next try.
+    pub fn dial_failed(&mut self) {
+        if matches!(self.phase, Phase::Dialling { .. }) {
+            self.phase = Phase::CallbackPending;
+        }
+    }
+
+    /// The customer answered the callback: their new leg is the call's caller, already in the
+    /// router's queue, where the offer to the reserved agent is waiting.
+    pub fn called_back(&mut self) {
+        if matches!(self.phase, Phase::Dialling { .. }) {
+            self.legs.set(self.caller, LegPhase::Ended);
+            self.caller = self.legs.add(Role::Caller, LegPhase::Answered);
+            self.phase = Phase::Queued;
+            self.in_router = true;
+            self.pop_ready = false;
+            self.pop_pending = false;
+        }
+    }
+
+    /// Every attempt failed: the callback is over.
+    pub fn callback_failed(&mut self) {
+        if matches!(self.phase, Phase::CallbackPending | Phase::Dialling { .. }) {
+            self.phase = Phase::Ended;
+        }
     }
 
     pub fn phase(&self) -> &Phase {
@@ -669,7 +698,15 @@ impl CallMachine {
                     self.emit(Action::StopRecording);
                 }
             }
-            Phase::Ivr | Phase::AfterAgent | Phase::CallbackBooked | Phase::Ended => {}
+            Phase::CallbackBooked => {
+                // The booking outlives the caller's leg: the call waits to be dialled back.
+                self.phase = Phase::CallbackPending;
+            }
+            Phase::Ivr
+            | Phase::AfterAgent
+            | Phase::CallbackPending
+            | Phase::Dialling { .. }
+            | Phase::Ended => {}
         }
         for s in self.legs.supervisors() {
             self.drop_leg(s);

@@ -445,25 +445,52 @@ fn an_outcome_for_a_call_already_answered_is_ignored() {
 }
 
 #[test]
-fn a_booked_callback_lets_the_caller_go_without_abandoning() {
+fn a_booked_callback_waits_is_dialled_and_its_answer_is_offered_to_the_reserved_agent() {
     let mut h = Harness::queued();
     h.cue(Cue::Callback(CallbackCue::Offer));
     h.m.callback_booked();
     assert_eq!(h.m.phase(), &Phase::CallbackBooked);
     let a = h.feed(Input::CallerHungUp);
-    assert!(a.is_empty(), "the booking keeps the place: {a:?}");
-    // When the customer is dialled back and answers, the call is queued for the reserved
-    // agent, whose offer is ordinary.
-    let mut back = Harness {
-        m: CallMachine::called_back(call()),
-        now: Instant::now(),
-    };
-    let legs = back.ringing(&["ann"]);
-    let a = back.feed(Input::LegAnswered { leg: legs[0] });
+    assert!(
+        a.is_empty(),
+        "the booking keeps the place, nothing abandoned: {a:?}"
+    );
+    assert_eq!(h.m.phase(), &Phase::CallbackPending);
+    h.m.dialling(1);
+    assert_eq!(h.m.phase(), &Phase::Dialling { attempt: 1 });
+    h.m.dial_failed();
+    assert_eq!(
+        h.m.phase(),
+        &Phase::CallbackPending,
+        "busy: wait for the retry"
+    );
+    h.m.dialling(2);
+    let old_caller = h.m.caller_leg();
+    h.m.called_back();
+    assert_eq!(h.m.phase(), &Phase::Queued);
+    assert_ne!(
+        h.m.caller_leg(),
+        old_caller,
+        "the customer's leg is the new caller leg"
+    );
+    // The router's offer to the reserved agent is an ordinary offer.
+    let legs = h.ringing(&["ann"]);
+    let a = h.feed(Input::LegAnswered { leg: legs[0] });
     assert!(a.contains(&Action::Connect {
         leg: legs[0],
         agent: "ann".into()
     }));
+    assert!(h.m.hears().hears(h.m.caller_leg(), legs[0]));
+}
+
+#[test]
+fn a_callback_whose_attempts_all_fail_ends() {
+    let mut h = Harness::queued();
+    h.m.callback_booked();
+    h.feed(Input::CallerHungUp);
+    h.m.dialling(1);
+    h.m.callback_failed();
+    assert_eq!(h.m.phase(), &Phase::Ended);
 }
 
 #[test]
