@@ -1,125 +1,154 @@
-//! Phone numbers normalised to E.164 (`+<country><national>`), with a default region for
-//! national and internationally-prefixed forms. Used for support numbers, caller ids and CRM
-//! matching, so `+44 20 7946 0000`, `02079460000`, `tel:+44-20-7946-0000` and
-//! `sip:+442079460000@host` all become `+442079460000`.
+//! Phone numbers, by libphonenumber's metadata (the `phonenumber` crate): any ISO 3166 region,
+//! numbers normalised to E.164 (`+<country><national significant number>`), checked for
+//! validity, and formatted for people in the national and international styles.
+//!
+//! Used for support numbers, caller ids, CRM matching, import and the API, so `+44 20 7946
+//! 0000`, `+44 (0)20 7946 0000`, `02079460000`, `00442079460000`, `tel:+44-20-7946-0000` and
+//! `sip:+442079460000@host` all become `+442079460000`, and an Italian `06 1234 5678` keeps its
+//! significant leading zero (`+390612345678`).
 
-/// Dialling rules of one region.
-#[derive(Debug, Clone, Copy)]
-struct Region {
-    code: &'static str,
-    country: &'static str,
-    trunk_prefix: &'static str,
-    international_prefix: &'static str,
-}
+use phonenumber::{country, Mode};
 
-const REGIONS: &[Region] = &[
-    Region {
-        code: "GB",
-        country: "44",
-        trunk_prefix: "0",
-        international_prefix: "00",
-    },
-    Region {
-        code: "IE",
-        country: "353",
-        trunk_prefix: "0",
-        international_prefix: "00",
-    },
-    Region {
-        code: "US",
-        country: "1",
-        trunk_prefix: "1",
-        international_prefix: "011",
-    },
-    Region {
-        code: "CA",
-        country: "1",
-        trunk_prefix: "1",
-        international_prefix: "011",
-    },
-    Region {
-        code: "ES",
-        country: "34",
-        trunk_prefix: "",
-        international_prefix: "00",
-    },
-    Region {
-        code: "FR",
-        country: "33",
-        trunk_prefix: "0",
-        international_prefix: "00",
-    },
-    Region {
-        code: "DE",
-        country: "49",
-        trunk_prefix: "0",
-        international_prefix: "00",
-    },
-    Region {
-        code: "NL",
-        country: "31",
-        trunk_prefix: "0",
-        international_prefix: "00",
-    },
-    Region {
-        code: "AU",
-        country: "61",
-        trunk_prefix: "0",
-        international_prefix: "0011",
-    },
-];
-
-/// Whether `region` is one we know how to normalise for.
+/// Whether `region` is an ISO 3166 region libphonenumber has dialling rules for (`GB`, `IT`…).
 pub fn known_region(region: &str) -> bool {
-    find_region(region).is_some()
+    region_id(region).is_some()
 }
 
-/// The region codes we support, for error messages.
+/// Some region codes, for error messages.
 pub fn region_codes() -> Vec<&'static str> {
-    REGIONS.iter().map(|r| r.code).collect()
+    vec![
+        "GB", "IE", "US", "CA", "DE", "FR", "IT", "ES", "NL", "JP", "IN", "BR", "AU", "…",
+    ]
 }
 
-fn find_region(region: &str) -> Option<&'static Region> {
-    REGIONS.iter().find(|r| r.code.eq_ignore_ascii_case(region))
+fn region_id(region: &str) -> Option<country::Id> {
+    region
+        .trim()
+        .to_ascii_uppercase()
+        .parse::<country::Id>()
+        .ok()
 }
 
-/// Normalise a number, `tel:` URI or `sip:`/`sips:` URI user part to E.164.
-/// Returns `None` when no plausible number is there (a name like `alice`, or too few digits).
-pub fn normalise(input: &str, default_region: &str) -> Option<String> {
-    let number = user_part(input.trim());
-    let mut digits = String::with_capacity(number.len());
-    let mut plus = false;
-    for (i, c) in number.chars().enumerate() {
-        match c {
-            '+' if i == 0 => plus = true,
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' | '/' => {}
-            _ => return None,
-        }
+/// A number as the centre shows and matches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    /// `+442079460000`: the key for matching and storing.
+    pub e164: String,
+    /// `020 7946 0000`: as dialled within the number's own country.
+    pub national: String,
+    /// `+44 20 7946 0000`.
+    pub international: String,
+    /// Whether libphonenumber's rules hold for it (an unassigned range is not valid).
+    pub valid: bool,
+}
+
+/// What a caller id turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerNumber {
+    Number(Number),
+    /// Withheld, `anonymous`, or `unknown`.
+    Withheld,
+    /// Something that is not a number (a SIP user name, garbage).
+    NotANumber,
+}
+
+/// Parse a number, `tel:` URI or `sip:`/`sips:` URI user part in the dialling context of
+/// `region`. `None` when no possible number is there.
+pub fn parse(input: &str, region: &str) -> Option<Number> {
+    let raw = user_part(input.trim());
+    if raw.is_empty() || raw.len() > 64 || !raw.chars().all(allowed) {
+        return None;
     }
-    if plus {
-        return plausible(digits);
+    let cleaned = strip_bracketed_trunk_prefix(raw);
+    let digits = cleaned.chars().filter(char::is_ascii_digit).count();
+    if !(3..=17).contains(&digits) {
+        return None;
     }
-    let region = find_region(default_region)?;
-    if let Some(rest) = digits.strip_prefix(region.international_prefix) {
-        return plausible(rest.to_string());
-    }
-    let national = if region.trunk_prefix.is_empty() {
-        digits.as_str()
-    } else if region.country == "1" && digits.len() == 11 {
-        digits.strip_prefix(region.trunk_prefix)?
-    } else if region.country == "1" {
-        digits.as_str()
+    let id = region_id(region);
+    // An international form is parsed without the region: the number's own country's rules
+    // apply (the crate would otherwise strip the region's trunk prefix from, say, an Italian
+    // `+39 06…` called into a British centre).
+    let international = if cleaned.starts_with('+') {
+        Some(cleaned.clone())
     } else {
-        digits.strip_prefix(region.trunk_prefix)?
+        after_international_prefix(&cleaned, region)
     };
-    plausible(format!("{}{}", region.country, national))
+    let national_try = match &international {
+        Some(intl) => phonenumber::parse(None, intl).ok(),
+        None => phonenumber::parse(id, &cleaned).ok(),
+    };
+    let best = match national_try {
+        Some(n) if phonenumber::is_valid(&n) => n,
+        other => {
+            // Digits without the `+` (some trunks send `442079460000`): read them as
+            // international when that makes a valid number and the national reading does not.
+            let intl = (!cleaned.starts_with('+'))
+                .then(|| phonenumber::parse(None, format!("+{cleaned}")).ok())
+                .flatten()
+                .filter(phonenumber::is_valid);
+            match (intl, other) {
+                (Some(n), _) => n,
+                (None, Some(n)) => n,
+                (None, None) => return None,
+            }
+        }
+    };
+    let e164 = best.format().mode(Mode::E164).to_string();
+    let sig = e164.len().saturating_sub(1);
+    if !(7..=15).contains(&sig) {
+        return None;
+    }
+    Some(Number {
+        national: best.format().mode(Mode::National).to_string(),
+        international: best.format().mode(Mode::International).to_string(),
+        valid: phonenumber::is_valid(&best),
+        e164,
+    })
 }
 
-fn plausible(digits: String) -> Option<String> {
-    (7..=15)
-        .contains(&digits.len())
-        .then(|| format!("+{digits}"))
+/// Normalise to E.164 (see [`parse`]); `None` when there is no possible number.
+pub fn normalise(input: &str, region: &str) -> Option<String> {
+    parse(input, region).map(|n| n.e164)
+}
+
+/// What a caller id is: a number, withheld, or not a number.
+pub fn caller(input: &str, region: &str) -> CallerNumber {
+    let user = user_part(input.trim());
+    let lower = user.to_ascii_lowercase();
+    if lower.is_empty()
+        || matches!(
+            lower.as_str(),
+            "anonymous" | "unknown" | "restricted" | "withheld" | "private" | "unavailable"
+        )
+    {
+        return CallerNumber::Withheld;
+    }
+    match parse(input, region) {
+        Some(n) => CallerNumber::Number(n),
+        None => CallerNumber::NotANumber,
+    }
+}
+
+/// `0039 06…` dialled from a region whose international prefix is `00`: `+39 06…`.
+fn after_international_prefix(cleaned: &str, region: &str) -> Option<String> {
+    let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
+    let code = region.trim().to_ascii_uppercase();
+    let md = phonenumber::metadata::DATABASE.by_id(code.as_str())?;
+    let m = md.international_prefix()?.find(&digits)?;
+    (m.start() == 0 && m.end() < digits.len()).then(|| format!("+{}", &digits[m.end()..]))
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')' | '/')
+}
+
+/// `+44 (0)20 …`: the bracketed trunk prefix written after a country code is not dialled.
+fn strip_bracketed_trunk_prefix(s: &str) -> String {
+    if s.starts_with('+') {
+        s.replacen("(0)", "", 1)
+    } else {
+        s.to_string()
+    }
 }
 
 /// The number inside `tel:+1-555…;params` or `sip:+44…@host;params`, or the input itself.
@@ -137,65 +166,17 @@ fn user_part(s: &str) -> &str {
     s.split(';').next().unwrap_or("")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_of_one_uk_number_agree() {
-        for input in [
-            "+44 20 7946 0000",
-            "02079460000",
-            "020 7946 0000",
-            "tel:+44-20-7946-0000",
-            "sip:+442079460000@pbx.example.com;user=phone",
-            "sips:02079460000@host",
-            "00442079460000",
-        ] {
-            assert_eq!(
-                normalise(input, "GB").as_deref(),
-                Some("+442079460000"),
-                "{input}"
-            );
-        }
-    }
-
-    #[test]
-    fn north_american_forms() {
-        assert_eq!(
-            normalise("(800) 555-0100", "US").as_deref(),
-            Some("+18005550100")
-        );
-        assert_eq!(
-            normalise("1 800 555 0100", "US").as_deref(),
-            Some("+18005550100")
-        );
-        assert_eq!(
-            normalise("011 44 20 7946 0000", "US").as_deref(),
-            Some("+442079460000")
-        );
-    }
-
-    #[test]
-    fn non_ascii_input_is_refused_not_a_panic() {
-        assert_eq!(normalise("call\u{fffd}r", "GB"), None);
-        assert_eq!(normalise("s\u{e9}p:+4420", "GB"), None);
-    }
-
-    #[test]
-    fn names_and_short_strings_are_not_numbers() {
-        assert_eq!(normalise("sip:alice@example.com", "GB"), None);
-        assert_eq!(normalise("123", "GB"), None);
-        assert_eq!(normalise("", "GB"), None);
-        assert_eq!(normalise("+44 20 7946 0000 ext", "GB"), None);
-    }
-
-    #[test]
-    fn national_number_without_trunk_prefix_is_refused_where_one_is_required() {
-        assert_eq!(normalise("2079460000", "GB"), None);
-        assert_eq!(
-            normalise("912345678", "ES").as_deref(),
-            Some("+34912345678")
-        );
+/// Format an already-normalised E.164 number for people; the number itself if it does not
+/// parse.
+pub fn display(e164: &str) -> (String, String) {
+    match phonenumber::parse(None, e164) {
+        Ok(n) => (
+            n.format().mode(Mode::National).to_string(),
+            n.format().mode(Mode::International).to_string(),
+        ),
+        Err(_) => (e164.to_string(), e164.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests;
