@@ -296,6 +296,15 @@ async fn restore(settings: &Settings, directory: &Directory) -> anyhow::Result<R
         tracing::info!(agent = %a.agent_id, call_id = %a.call_id, was = %a.was, now = a.state,
             "agent taken out of a lost call");
     }
+    // Contact numbers stored by earlier normalisation rules are keyed again, so they still pop.
+    let region = settings.sip.default_region.clone();
+    let renumbered = retry("contact numbers (table contact_phones)", policy, || {
+        store.renormalise_phones(|n| crate::phone::normalise(n, &region))
+    })
+    .await?;
+    if renumbered > 0 {
+        tracing::info!(renumbered, "contact numbers normalised again");
+    }
     let now = now_ms();
     let bindings = retry("stored registrations (table registrations)", policy, || {
         store.all_live_bindings(now)

@@ -19,6 +19,7 @@ mod events;
 mod migrate;
 mod ownership;
 mod password;
+mod phones;
 mod registrations;
 mod reports;
 mod sessions;
