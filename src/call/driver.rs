@@ -72,6 +72,8 @@ pub(super) struct CallTask {
     pub announcing: Option<u64>,
     /// The I/O side of the agent legs the machine knows (offers, and the agent talking).
     pub agents: HashMap<LegId, AgentLeg>,
+    /// Legs being set up in a spawned task (their `Done::Rung` is still to come).
+    pub opening: std::collections::HashSet<LegId>,
     /// A supervisor listening, whispering or barging in.
     pub monitor: Option<super::agent_io::MonitorLeg>,
     /// The supervisor who asked to monitor and how, until their phone answers.
@@ -139,6 +141,7 @@ impl CallTask {
             cues: None,
             announcing: None,
             agents: HashMap::new(),
+            opening: Default::default(),
             monitor: None,
             monitor_request: None,
             rings: HashMap::new(),
@@ -279,14 +282,7 @@ impl CallTask {
     /// it finishes (for a bounded time), so no phone is left ringing.
     async fn close_late_legs(mut self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while self
-            .machine
-            .legs()
-            .in_phase(machine::LegPhase::Opening)
-            .len()
-            + self.agents.len()
-            > 0
-        {
+        while !self.opening.is_empty() || !self.agents.is_empty() {
             tokio::select! {
                 done = self.done_rx.recv() => match done {
                     Some(d) => self.done(d),
@@ -298,6 +294,7 @@ impl CallTask {
         for (_, a) in self.agents.drain() {
             a.close(self.env.endpoint.get(), None);
         }
+        self.end_monitor("call_ended");
     }
 
     fn drain_pending(&mut self) {

@@ -59,6 +59,7 @@ impl CallTask {
                 self.feed(machine::Input::PopReady);
             }
             Done::Rung { leg, result } => {
+                self.opening.remove(&leg);
                 let supervisor = matches!(self.machine.legs().role(leg), Some(Role::Supervisor(_)));
                 let result = match result {
                     Ok(a) if supervisor => {
@@ -141,6 +142,7 @@ impl CallTask {
     /// Ring an agent's phone (or page) or a supervisor's phone: the media is opened here, the
     /// dial or the WebRTC leg in a task of its own.
     fn ring(&mut self, leg: LegId, role: Role) {
+        self.opening.insert(leg);
         let done = self.done_tx.clone();
         let fail = |e: &str| {
             let _ = done.send(Done::Rung {
