@@ -403,7 +403,7 @@ impl Default for RawSip {
             auth_fail_window_s: Spanned::new(0..0, 300),
             auth_ban_s: Spanned::new(0..0, 900),
             auth_fail_users_per_addr: Spanned::new(0..0, 20),
-            max_vias: Spanned::new(0..0, 10),
+            max_vias: Spanned::new(0..0, 70),
             max_headers: Spanned::new(0..0, 100),
             trunks: Vec::new(),
             direct: Vec::new(),

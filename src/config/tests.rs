@@ -280,7 +280,7 @@ fn abuse_defences_have_defaults_and_checked_values() {
         ),
         (10, 300, 900, 20)
     );
-    assert_eq!((a.max_vias, a.max_headers), (10, 100));
+    assert_eq!((a.max_vias, a.max_headers), (70, 100));
     assert!(
         a.never_ban
             .iter()

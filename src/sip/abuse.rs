@@ -38,7 +38,7 @@ impl Default for AbuseSettings {
             ban_s: 900,
             fail_users_per_addr: 20,
             never_ban: Vec::new(),
-            max_vias: 10,
+            max_vias: 70,
             max_headers: 100,
         }
     }
