@@ -44,6 +44,16 @@ pub struct Metrics {
     pub supervisor_actions: IntCounterVec,
     /// Callbacks by outcome: booked, refused, dialled, answered, no_answer, failed.
     pub callbacks: IntCounterVec,
+    /// Failed authentications by kind (`register`, `invite`; web logins may add `web`).
+    pub auth_failures: IntCounterVec,
+    /// Bans started by the failed-auth limiter (an address/user pair or a whole address).
+    pub sip_banned: IntCounter,
+    /// Requests refused because their (address, user) or address is banned.
+    pub sip_ban_refused: IntCounter,
+    /// Requests from scanner user agents, dropped without an answer.
+    pub sip_scanners_dropped: IntCounter,
+    /// Requests over the Via or header-count cap (answered with a small 400 or dropped).
+    pub sip_oversized: IntCounter,
 }
 
 /// Outcomes of `helpline_queue_calls_total`.
@@ -240,8 +250,37 @@ impl Metrics {
                 "Callbacks by outcome (booked, refused, dialled, answered, no_answer, failed)",
                 &["outcome"],
             ),
+            auth_failures: counter_vec(
+                &r,
+                "helpline_auth_failures_total",
+                "Failed authentications by kind (register, invite)",
+                &["kind"],
+            ),
+            sip_banned: counter(
+                &r,
+                "helpline_sip_banned_total",
+                "Bans started for repeated authentication failures (address/user pair or address)",
+            ),
+            sip_ban_refused: counter(
+                &r,
+                "helpline_sip_ban_refused_total",
+                "SIP requests refused because their source (and user) is banned",
+            ),
+            sip_scanners_dropped: counter(
+                &r,
+                "helpline_sip_scanners_dropped_total",
+                "SIP requests from scanner user agents dropped without an answer",
+            ),
+            sip_oversized: counter(
+                &r,
+                "helpline_sip_oversized_total",
+                "SIP requests over the Via or header-count cap",
+            ),
             registry: r,
         };
+        for kind in ["register", "invite"] {
+            m.auth_failures.with_label_values(&[kind]);
+        }
         Arc::new(m)
     }
 

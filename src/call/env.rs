@@ -163,10 +163,11 @@ impl CallEnv {
         if let Ok(cid) = call.invite.call_id() {
             self.record(
                 cid,
+                // Both come from the network: bounded before they are stored.
                 Event::CallRejected {
                     status,
-                    caller,
-                    called,
+                    caller: super::identity::capped(caller),
+                    called: super::identity::capped(called),
                 },
             );
         }

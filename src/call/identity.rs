@@ -5,6 +5,20 @@ use crate::phone;
 use crate::sip::message::{NameAddr, Request};
 use std::net::IpAddr;
 
+/// Longest caller/called string stored in an event or shown anywhere, in characters.
+pub const MAX_IDENTITY_CHARS: usize = 128;
+
+/// `s` cut to [`MAX_IDENTITY_CHARS`] characters, ending in `…` when cut: identities come
+/// from the network (a 30 KB From) and are stored with every event.
+pub fn capped(s: String) -> String {
+    if s.len() <= MAX_IDENTITY_CHARS || s.chars().count() <= MAX_IDENTITY_CHARS {
+        return s;
+    }
+    let mut out: String = s.chars().take(MAX_IDENTITY_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
 /// The dialled number in E.164: from the Request-URI user, else P-Called-Party-ID, else To.
 pub fn dialled_number(req: &Request, region: &str) -> Option<String> {
     let from_uri =
@@ -39,10 +53,13 @@ pub fn caller_identity(
             .filter_map(|v| NameAddr::parse(v).ok())
             .next()
         {
-            return (norm(&pai), true);
+            return (capped(norm(&pai)), true);
         }
     }
-    (req.from().map(|f| norm(&f)).unwrap_or_default(), false)
+    (
+        capped(req.from().map(|f| norm(&f)).unwrap_or_default()),
+        false,
+    )
 }
 
 #[cfg(test)]
@@ -98,5 +115,20 @@ mod tests {
             caller_identity(&r, "192.0.2.9".parse().unwrap(), &trusted, "GB"),
             ("+442079461111".into(), false)
         );
+    }
+
+    #[test]
+    fn identities_are_capped_with_an_ellipsis() {
+        assert_eq!(capped("+442079461111".into()), "+442079461111");
+        let exact = "a".repeat(MAX_IDENTITY_CHARS);
+        assert_eq!(capped(exact.clone()), exact);
+        let long = capped("é".repeat(30_000));
+        assert_eq!(long.chars().count(), MAX_IDENTITY_CHARS);
+        assert!(long.ends_with('…'));
+        let huge_from = format!("sip:{}@trunk", "9".repeat(30_000));
+        let mut r = invite("sip:+442079460000@h", "");
+        r.headers.set("from", format!("<{huge_from}>;tag=1"));
+        let (who, _) = caller_identity(&r, "192.0.2.9".parse().unwrap(), &[], "GB");
+        assert!(who.chars().count() <= MAX_IDENTITY_CHARS, "{}", who.len());
     }
 }

@@ -136,6 +136,9 @@ pub struct SipSettings {
     pub transfer_allow: Vec<String>,
     /// Worker shards for SIP processing (0 = number of CPUs).
     pub workers: usize,
+    /// Abuse defences: failed-auth limiter, never-ban list (includes `trusted_trunks`),
+    /// Via and header caps (`never_ban`, `auth_fail_*`, `auth_ban_s`, `max_vias`, `max_headers`).
+    pub abuse: crate::sip::abuse::AbuseSettings,
 }
 
 /// A number that rings one place directly (an agent's own line, or a forward to a trunk).
@@ -344,6 +347,14 @@ pub(crate) struct RawSip {
     pub session_expires_s: Spanned<u32>,
     pub min_se_s: Spanned<u32>,
     pub workers: usize,
+    /// Addresses (CIDR) never banned by the failed-auth limiter; `trusted_trunks` are added.
+    pub never_ban: Vec<Spanned<String>>,
+    pub auth_fail_limit: Spanned<u32>,
+    pub auth_fail_window_s: Spanned<u64>,
+    pub auth_ban_s: Spanned<u64>,
+    pub auth_fail_users_per_addr: Spanned<u32>,
+    pub max_vias: Spanned<usize>,
+    pub max_headers: Spanned<usize>,
     pub trunks: Vec<RawTrunk>,
     pub direct: Vec<RawDirect>,
     pub transfer_allow: Vec<Spanned<String>>,
@@ -387,6 +398,13 @@ impl Default for RawSip {
             session_expires_s: Spanned::new(0..0, 1800),
             min_se_s: Spanned::new(0..0, 90),
             workers: 0,
+            never_ban: Vec::new(),
+            auth_fail_limit: Spanned::new(0..0, 10),
+            auth_fail_window_s: Spanned::new(0..0, 300),
+            auth_ban_s: Spanned::new(0..0, 900),
+            auth_fail_users_per_addr: Spanned::new(0..0, 20),
+            max_vias: Spanned::new(0..0, 70),
+            max_headers: Spanned::new(0..0, 100),
             trunks: Vec::new(),
             direct: Vec::new(),
             transfer_allow: Vec::new(),

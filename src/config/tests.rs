@@ -262,3 +262,46 @@ fn server_section_node_id_and_startup_retry() {
         errs[0]
     );
 }
+
+#[test]
+fn abuse_defences_have_defaults_and_checked_values() {
+    let s = parse(
+        Path::new("c.toml"),
+        "[sip]\ntrusted_trunks = [\"203.0.113.0/24\"]\n",
+    )
+    .expect("defaults");
+    let a = &s.sip.abuse;
+    assert_eq!(
+        (
+            a.fail_limit,
+            a.fail_window_s,
+            a.ban_s,
+            a.fail_users_per_addr
+        ),
+        (10, 300, 900, 20)
+    );
+    assert_eq!((a.max_vias, a.max_headers), (70, 100));
+    assert!(
+        a.never_ban
+            .iter()
+            .any(|n| n.contains("203.0.113.9".parse().unwrap())),
+        "trusted trunks are never banned"
+    );
+    let text =
+        "[sip]\nnever_ban = [\"10.0.0.0/8\", \"office\"]\nauth_fail_limit = 0\nmax_vias = 1\n";
+    let errs = parse(Path::new("c.toml"), text).unwrap_err();
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(
+        all[0].starts_with("c.toml:2:28: never_ban: `office` is not an IP network"),
+        "{all:?}"
+    );
+    assert!(
+        all[1].contains("auth_fail_limit = 0 is too small: at least 1"),
+        "{all:?}"
+    );
+    assert!(
+        all[2].contains("max_vias = 1 is too small: at least 2"),
+        "{all:?}"
+    );
+}

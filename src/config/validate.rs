@@ -42,6 +42,84 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// `[sip]` abuse defences: `never_ban` (CIDR; `trusted_trunks` are added), the failed-auth
+    /// limiter and the Via/header caps. Every number must be positive.
+    fn abuse(&mut self, sip: &RawSip, trusted: &[IpNet]) -> crate::sip::abuse::AbuseSettings {
+        let mut never_ban = trusted.to_vec();
+        for n in &sip.never_ban {
+            match IpNet::parse(n.get_ref()) {
+                Some(net) => never_ban.push(net),
+                None => self.err(
+                    n,
+                    format!(
+                        "never_ban: `{}` is not an IP network; write e.g. \"192.0.2.0/24\" or \"192.0.2.7/32\"",
+                        n.get_ref()
+                    ),
+                ),
+            }
+        }
+        let mut at_least = |v: u64, min: u64, at: &Spanned<()>, key: &str, hint: &str| {
+            if v < min {
+                self.err(
+                    at,
+                    format!("{key} = {v} is too small: at least {min} ({hint})"),
+                );
+            }
+        };
+        let span = |s: std::ops::Range<usize>| Spanned::new(s, ());
+        at_least(
+            sip.auth_fail_limit.get_ref().to_owned().into(),
+            1,
+            &span(sip.auth_fail_limit.span()),
+            "auth_fail_limit",
+            "failed authentications of one user from one address before it is refused",
+        );
+        at_least(
+            *sip.auth_fail_window_s.get_ref(),
+            1,
+            &span(sip.auth_fail_window_s.span()),
+            "auth_fail_window_s",
+            "seconds over which failures are counted",
+        );
+        at_least(
+            *sip.auth_ban_s.get_ref(),
+            1,
+            &span(sip.auth_ban_s.span()),
+            "auth_ban_s",
+            "seconds a refusal lasts",
+        );
+        at_least(
+            sip.auth_fail_users_per_addr.get_ref().to_owned().into(),
+            2,
+            &span(sip.auth_fail_users_per_addr.span()),
+            "auth_fail_users_per_addr",
+            "different users failing from one address before the whole address is refused",
+        );
+        at_least(
+            *sip.max_vias.get_ref() as u64,
+            2,
+            &span(sip.max_vias.span()),
+            "max_vias",
+            "Via entries a request may carry",
+        );
+        at_least(
+            *sip.max_headers.get_ref() as u64,
+            20,
+            &span(sip.max_headers.span()),
+            "max_headers",
+            "header fields a request may carry",
+        );
+        crate::sip::abuse::AbuseSettings {
+            fail_limit: *sip.auth_fail_limit.get_ref(),
+            fail_window_s: *sip.auth_fail_window_s.get_ref(),
+            ban_s: *sip.auth_ban_s.get_ref(),
+            fail_users_per_addr: *sip.auth_fail_users_per_addr.get_ref(),
+            never_ban,
+            max_vias: *sip.max_vias.get_ref(),
+            max_headers: *sip.max_headers.get_ref(),
+        }
+    }
+
     /// `[sip] session_expires_s` / `min_se_s` (RFC 4028 session timers).
     fn session_timers(&mut self, se: &Spanned<u32>, min: &Spanned<u32>) {
         let (s, m) = (*se.get_ref(), *min.get_ref());
@@ -203,6 +281,7 @@ pub(super) fn settings(
             ),
         }
     }
+    let abuse = c.abuse(&sip, &trusted_trunks);
     let mut trunks = Vec::new();
     for t in sip.trunks {
         let proxy = c.addr(&t.proxy, "trunk proxy");
@@ -378,6 +457,7 @@ pub(super) fn settings(
             direct,
             transfer_allow,
             workers: sip.workers,
+            abuse,
         },
         http: HttpSettings {
             listen,

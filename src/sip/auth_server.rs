@@ -1,7 +1,8 @@
 //! Server side of Digest authentication (registrar, trusted-user checks), sans-IO:
-//! stateless nonces (timestamp + truncated HMAC-SHA-256 under a server secret) that
-//! expire, a nonce-count replay tracker, and [`Authenticator`] tying them to HA1
-//! verification. Time is passed in as `now_secs`: seconds on any clock that survives
+//! stateless nonces (timestamp + 64 random bits + truncated HMAC-SHA-256 of both under a
+//! server secret) that expire, a nonce-count replay tracker keyed by (user, nonce), and
+//! [`Authenticator`] tying them to HA1 verification. Every challenge gets its own nonce,
+//! so phones challenged in the same second never share replay state. Time is passed in as `now_secs`: seconds on any clock that survives
 //! as long as the secret (use UNIX time).
 
 use std::collections::HashMap;
@@ -10,6 +11,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::auth::{ct_eq, hex, Algorithm, Challenge, DigestResponse};
+
+/// Length of our nonces in hex digits: time (16), random (16), MAC (32).
+const NONCE_LEN: usize = 64;
 
 /// Issues and checks nonces without storing them.
 #[derive(Clone)]
@@ -38,11 +42,12 @@ impl NonceIssuer {
         }
     }
 
-    fn mac(&self, ts: u64, realm: &str) -> [u8; 16] {
+    fn mac(&self, ts: u64, random: &[u8; 8], realm: &str) -> [u8; 16] {
         let mut out = [0u8; 16];
         // HMAC accepts keys of any length, so this cannot fail.
         if let Ok(mut m) = Hmac::<Sha256>::new_from_slice(&self.secret) {
             m.update(&ts.to_be_bytes());
+            m.update(random);
             m.update(realm.as_bytes());
             let full = m.finalize().into_bytes();
             out.copy_from_slice(&full[..16]);
@@ -50,22 +55,34 @@ impl NonceIssuer {
         out
     }
 
-    /// A fresh nonce for `realm`: 16 hex digits of time, 32 of MAC.
+    /// A fresh nonce for `realm`: 16 hex digits of time, 16 of randomness (unique per
+    /// challenge), 32 of MAC over both.
     pub fn issue(&self, realm: &str, now_secs: u64) -> String {
-        format!("{now_secs:016x}{}", hex(&self.mac(now_secs, realm)))
+        self.issue_with(realm, now_secs, rand::random::<[u8; 8]>())
+    }
+
+    fn issue_with(&self, realm: &str, now_secs: u64, random: [u8; 8]) -> String {
+        format!(
+            "{now_secs:016x}{}{}",
+            hex(&random),
+            hex(&self.mac(now_secs, &random, realm))
+        )
     }
 
     pub fn check(&self, nonce: &str, realm: &str, now_secs: u64) -> NonceCheck {
-        if nonce.len() != 48 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if nonce.len() != NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return NonceCheck::Invalid;
         }
         let Ok(ts) = u64::from_str_radix(&nonce[..16], 16) else {
             return NonceCheck::Invalid;
         };
-        let expected = hex(&self.mac(ts, realm));
+        let Ok(r) = u64::from_str_radix(&nonce[16..32], 16) else {
+            return NonceCheck::Invalid;
+        };
+        let expected = hex(&self.mac(ts, &r.to_be_bytes(), realm));
         if !ct_eq(
             expected.as_bytes(),
-            nonce[16..].to_ascii_lowercase().as_bytes(),
+            nonce[32..].to_ascii_lowercase().as_bytes(),
         ) {
             return NonceCheck::Invalid;
         }
@@ -79,11 +96,12 @@ impl NonceIssuer {
     }
 }
 
-/// Remembers the highest nonce-count used with each live nonce, so that a captured
-/// Authorization cannot be replayed. Entries expire with their nonce.
+/// Remembers the highest nonce-count each user used with each live nonce, so that a
+/// captured Authorization cannot be replayed; one user's use of a nonce never counts
+/// against another's. Entries expire with their nonce; the table is bounded.
 #[derive(Debug, Default)]
 pub struct NonceCounts {
-    seen: HashMap<String, (u32, u64)>,
+    seen: HashMap<(String, String), (u32, u64)>,
     ttl_secs: u64,
     max_entries: usize,
 }
@@ -97,16 +115,18 @@ impl NonceCounts {
         }
     }
 
-    /// Records `nc` for `nonce` if it is higher than any seen; false means a replay
-    /// (or the table is full of live nonces).
+    /// Records `nc` for (`user`, `nonce`) if it is higher than any seen; false means a
+    /// replay (or the table is full of live nonces).
     pub fn check_and_record(
         &mut self,
+        user: &str,
         nonce: &str,
         nc: u32,
         issued_at: u64,
         now_secs: u64,
     ) -> bool {
-        if let Some((last, _)) = self.seen.get_mut(nonce) {
+        let key = (user.to_string(), nonce.to_string());
+        if let Some((last, _)) = self.seen.get_mut(&key) {
             if nc <= *last {
                 return false;
             }
@@ -119,7 +139,7 @@ impl NonceCounts {
                 return false;
             }
         }
-        self.seen.insert(nonce.to_string(), (nc, issued_at));
+        self.seen.insert(key, (nc, issued_at));
         true
     }
 
@@ -144,10 +164,11 @@ impl NonceCounts {
 pub enum AuthOutcome {
     /// Credentials are valid for this request.
     Authorized { username: String },
-    /// Right password, but the nonce expired or was reused: send a new challenge
-    /// with `stale=true`.
+    /// Right password, but the nonce expired, is unknown or was reused: send a new
+    /// challenge with `stale=true`.
     Stale,
-    /// Wrong password, unknown user, foreign nonce or realm: challenge again (or 403).
+    /// Wrong password, unknown user or foreign realm: challenge again (or 403). A failed
+    /// guess for the failure limiter.
     Rejected(&'static str),
 }
 
@@ -199,9 +220,11 @@ impl Authenticator {
             return AuthOutcome::Rejected("wrong realm");
         }
         let issued_at = match self.issuer.check(&creds.nonce, &self.realm, now_secs) {
-            NonceCheck::Invalid => return AuthOutcome::Rejected("unknown nonce"),
-            NonceCheck::Stale => {
-                // Only call it stale if the password was right (RFC 7616 §3.3).
+            NonceCheck::Invalid | NonceCheck::Stale => {
+                // Only call it stale if the password was right (RFC 7616 §3.3). A nonce we do
+                // not know (from before a restart with a new secret) answered with the right
+                // password is stale too: the phone re-registers at once and is not counted
+                // as a failed guess.
                 return match ha1 {
                     Some(h) if creds.verify(method, h, body) => AuthOutcome::Stale,
                     _ => AuthOutcome::Rejected("wrong credentials"),
@@ -219,7 +242,7 @@ impl Authenticator {
         let nc = creds.nc.unwrap_or(1);
         if !self
             .counts
-            .check_and_record(&creds.nonce, nc, issued_at, now_secs)
+            .check_and_record(&creds.username, &creds.nonce, nc, issued_at, now_secs)
         {
             return AuthOutcome::Stale;
         }
@@ -260,6 +283,14 @@ mod tests {
         assert_eq!(iss.check(&n, "other", T0), NonceCheck::Invalid);
         let mut forged = n.clone();
         forged.replace_range(..16, &format!("{:016x}", T0 + 200));
+        let mut other_random = n.clone();
+        other_random.replace_range(16..32, "0123456789abcdef");
+        assert_eq!(
+            iss.check(&other_random, "helpline", T0),
+            NonceCheck::Invalid,
+            "the random part is covered by the MAC"
+        );
+        assert_eq!(n.len(), 64);
         assert_eq!(
             iss.check(&forged, "helpline", T0 + 250),
             NonceCheck::Invalid
@@ -330,10 +361,79 @@ mod tests {
     #[test]
     fn counts_table_is_bounded() {
         let mut c = NonceCounts::new(10, 2);
-        assert!(c.check_and_record("a", 1, T0, T0));
-        assert!(c.check_and_record("b", 1, T0, T0));
-        assert!(!c.check_and_record("c", 1, T0, T0));
-        assert!(c.check_and_record("c", 1, T0 + 20, T0 + 20));
+        assert!(c.check_and_record("u", "a", 1, T0, T0));
+        assert!(c.check_and_record("u", "b", 1, T0, T0));
+        assert!(!c.check_and_record("u", "c", 1, T0, T0));
+        assert!(c.check_and_record("u", "c", 1, T0 + 20, T0 + 20));
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn every_challenge_gets_its_own_nonce_even_in_the_same_second() {
+        let a = Authenticator::new("helpline", b"secret-secret-secret-secret-1234", 60);
+        let n1 = a.challenges(T0, false)[0].nonce.clone();
+        let n2 = a.challenges(T0, false)[0].nonce.clone();
+        assert_ne!(n1, n2);
+        assert_eq!(&n1[..16], &n2[..16], "same second");
+        for n in [&n1, &n2] {
+            assert_eq!(
+                a.issuer.check(n, "helpline", T0),
+                NonceCheck::Valid { issued_at: T0 }
+            );
+        }
+        // Both challenges share one timestamp yet both verify and differ in MAC too.
+        let iss = NonceIssuer::new(b"k", 60);
+        assert_ne!(
+            iss.issue_with("r", T0, [1; 8]),
+            iss.issue_with("r", T0, [2; 8])
+        );
+    }
+
+    #[test]
+    fn two_users_on_one_nonce_are_not_replays_of_each_other() {
+        // Even if two users answered the very same nonce (as with the old per-second nonces),
+        // the nonce-count of one does not refuse the other.
+        let mut a = Authenticator::new("helpline", b"secret-secret-secret-secret-1234", 60);
+        let ch = &a.challenges(T0, false)[0];
+        for user in ["agent7", "agent8"] {
+            let stored = ha1(&Algorithm::Sha256, user, "helpline", "pw").unwrap();
+            let c = Credentials {
+                username: user.into(),
+                secret: Secret::Password("pw".into()),
+            }
+            .authorize(ch, "REGISTER", "sip:helpline", b"", "cn", 1)
+            .unwrap();
+            assert_eq!(
+                a.verify(&c, "REGISTER", b"", Some(&stored), T0),
+                AuthOutcome::Authorized {
+                    username: user.into()
+                }
+            );
+            assert_eq!(
+                a.verify(&c, "REGISTER", b"", Some(&stored), T0),
+                AuthOutcome::Stale,
+                "but the same user's nc again is a replay"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_nonce_is_stale_with_the_right_password_and_rejected_with_a_wrong_one() {
+        let old = Authenticator::new("helpline", b"secret-before-the-restart-000000", 60);
+        let mut a = Authenticator::new("helpline", b"secret-after-the-restart-1111111", 60);
+        let ch = &old.challenges(T0, false)[0];
+        let c = client()
+            .authorize(ch, "REGISTER", "sip:helpline", b"", "cn", 1)
+            .unwrap();
+        let right = ha1(&Algorithm::Sha256, "agent7", "helpline", "pw").unwrap();
+        let wrong = ha1(&Algorithm::Sha256, "agent7", "helpline", "x").unwrap();
+        assert_eq!(
+            a.verify(&c, "REGISTER", b"", Some(&right), T0),
+            AuthOutcome::Stale
+        );
+        assert!(matches!(
+            a.verify(&c, "REGISTER", b"", Some(&wrong), T0),
+            AuthOutcome::Rejected(_)
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! SIP: message layer (types, parser, serializer, URIs, SDP, digest auth, stream framing),
 //! the sans-IO transaction/dialog/leg core, the registrar, and the transport edge.
 
+pub mod abuse;
 pub mod auth;
 pub mod auth_server;
 mod builders;

@@ -14,6 +14,7 @@ mod tu;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::sip::abuse::FailureLimiter;
 use crate::sip::leg::{LegEvent, LegId, OutgoingCall};
 use crate::sip::message::Request;
 use crate::sip::registrar::Registrar;
@@ -101,6 +102,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub transports: Arc<Transports>,
     pub registrar: Mutex<Registrar>,
+    /// Failed-auth counters and bans (REGISTER password guessing).
+    pub limiter: Mutex<FailureLimiter>,
     pub credentials: Arc<dyn crate::sip::registrar::CredentialLookup + Send + Sync>,
     pub registrations: Arc<dyn RegistrationSink>,
     pub calls: Arc<dyn CallSink>,
@@ -239,13 +242,19 @@ pub async fn start(
         receivers.push(rx);
     }
     let senders = Arc::new(senders);
-    let ingress = ingress::ingress(senders.clone(), metrics.clone());
+    let limits = ingress::Limits {
+        max_vias: settings.sip.abuse.max_vias,
+        max_headers: settings.sip.abuse.max_headers,
+    };
+    let ingress = ingress::ingress(senders.clone(), metrics.clone(), limits);
+    let limiter = Mutex::new(FailureLimiter::new(settings.sip.abuse.clone()));
     let transports = Transports::bind(settings.sip.udp, settings.sip.tcp, ingress).await?;
     let shared = Arc::new(Shared {
         settings,
         metrics,
         transports,
         registrar: Mutex::new(registrar),
+        limiter,
         credentials,
         registrations,
         calls,

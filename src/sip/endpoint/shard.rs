@@ -50,7 +50,9 @@ pub(super) fn spawn(idx: usize, shared: Arc<Shared>, rx: UnboundedReceiver<Shard
         t4: Duration::from_millis(s.t1_ms * 10),
         // Timer D is at least 32 s in RFC 3261; scaled with T1 so tests can shorten it.
         timer_d: Duration::from_millis(s.t1_ms * 64),
-        trying_delay: Duration::ZERO,
+        // §17.2.1: 100 Trying only if the TU has not answered within 200 ms. Admission is
+        // synchronous, so a refused INVITE draws just its final response (one packet).
+        trying_delay: Duration::from_millis(200),
     };
     let cfg = LegConfig {
         local_host: s.advertised_host.clone(),

@@ -3,6 +3,7 @@
 
 use super::shard::Shard;
 use super::Shared;
+use crate::sip::abuse::Ban;
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::registrar::BindingChange;
 use crate::sip::transaction::{Peer, TxId};
@@ -92,11 +93,73 @@ fn options(req: &Request, supported: &str) -> Response {
     r
 }
 
+/// The account a REGISTER tries: the Authorization username, else the To user.
+fn register_user(req: &Request) -> String {
+    req.headers
+        .get("authorization")
+        .and_then(|h| crate::sip::auth::DigestResponse::parse(h).ok())
+        .map(|d| d.username)
+        .or_else(|| {
+            req.to()
+                .ok()
+                .and_then(|to| to.uri.user().map(|u| u.into_owned()))
+        })
+        .unwrap_or_default()
+}
+
 fn register(shared: &Arc<Shared>, req: &Request, from: Peer) -> Response {
+    let now = unix_secs();
+    let ip = from.addr.ip();
+    let user = register_user(req);
+    if shared
+        .limiter
+        .lock()
+        .is_ok_and(|l| l.is_refused(ip, &user, now))
+    {
+        shared.metrics.sip_ban_refused.inc();
+        return with_tag(req, 403, "Forbidden");
+    }
+    let resp = register_checked(shared, req, from, now);
+    // A failure is credentials presented and refused (a 401 that is not `stale`); a bare
+    // REGISTER drawing its first challenge is not one.
+    let stale = || {
+        resp.headers
+            .get_all("www-authenticate")
+            .any(|v| v.to_ascii_lowercase().contains("stale=true"))
+    };
+    let failed = resp.status == 401 && req.headers.contains("authorization") && !stale();
+    if failed {
+        shared
+            .metrics
+            .auth_failures
+            .with_label_values(&["register"])
+            .inc();
+        let ban = match shared.limiter.lock() {
+            Ok(mut l) => l.record_failure(ip, &user, now),
+            Err(_) => Ban::None,
+        };
+        if ban != Ban::None {
+            shared.metrics.sip_banned.inc();
+            tracing::warn!(
+                source = %ip,
+                user = %user.chars().take(64).collect::<String>(),
+                scope = if ban == Ban::Address { "address" } else { "address+user" },
+                "REGISTER refused for repeated authentication failures"
+            );
+        }
+    } else if resp.status == 200 {
+        if let Ok(mut l) = shared.limiter.lock() {
+            l.record_success(ip, &user, now);
+        }
+    }
+    resp
+}
+
+fn register_checked(shared: &Arc<Shared>, req: &Request, from: Peer, now: u64) -> Response {
     let tag = stateless_tag();
     let (resp, changes) = match shared.registrar.lock() {
         Ok(mut reg) => {
-            let out = reg.on_register(req, from, unix_secs(), shared.credentials.as_ref(), &tag);
+            let out = reg.on_register(req, from, now, shared.credentials.as_ref(), &tag);
             shared
                 .metrics
                 .sip_registrations_active
@@ -117,6 +180,9 @@ pub(super) fn spawn_registration_expiry(shared: Arc<Shared>) {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tick.tick().await;
+            if let Ok(mut l) = shared.limiter.lock() {
+                l.prune(unix_secs());
+            }
             let changes = match shared.registrar.lock() {
                 Ok(mut reg) => {
                     let c = reg.expire(unix_secs());

@@ -89,21 +89,21 @@ impl Peer {
     }
 }
 
-/// §18.2.1 / RFC 3581: add `received` when the sent-by host differs from the source IP,
-/// fill in a requested `rport`. Rewrites only the top Via entry. Returns the updated Via.
+/// §18.2.1 / RFC 3581: add `received` when the sent-by host differs from the source IP (or
+/// rport is present), fill in `rport`. Rewrites only the top Via entry. Returns the updated Via.
+///
+/// `received` and `rport` always come from the packet's real source: whatever the client
+/// wrote there itself is replaced (or removed), so a request cannot steer its responses to
+/// another host or port (reflection).
 pub fn stamp_top_via(headers: &mut Headers, mut via: Via, from: &Peer) -> Via {
     let src_ip = from.addr.ip();
     let host_ip = parse_host_ip(&via.host);
-    let mut changed = false;
-    if host_ip != Some(src_ip) || via.rport == Some(None) {
-        via.received = Some(src_ip.to_string());
-        changed = true;
-    }
-    if via.rport == Some(None) {
+    let before = (via.received.clone(), via.rport);
+    via.received = (host_ip != Some(src_ip) || via.rport.is_some()).then(|| src_ip.to_string());
+    if via.rport.is_some() {
         via.rport = Some(Some(from.addr.port()));
-        changed = true;
     }
-    if changed {
+    if (via.received.as_ref(), via.rport) != (before.0.as_ref(), before.1) {
         replace_top_via(headers, &via);
     }
     via
@@ -138,20 +138,18 @@ fn split_first_via(value: &str) -> (&str, Option<&str>) {
 }
 
 /// Where to send responses to a request (§18.2.2, RFC 3581). Reliable transports answer
-/// on the connection the request came in on; unreliable ones go to `received` (always
-/// an IP, see [`stamp_top_via`]) and `rport`, else the sent-by port, else 5060.
-/// `maddr` is not supported (multicast is not used by telephony peers).
+/// on the connection the request came in on; unreliable ones go to the source address of
+/// the request (what [`stamp_top_via`] wrote as `received`) at `rport`, else the sent-by
+/// port, else 5060. Never to another host: a forged Via cannot aim responses at a third
+/// party. `maddr` is not supported (multicast is not used by telephony peers).
 pub fn response_peer(via: &Via, from: &Peer) -> Peer {
     if from.is_reliable() {
         return *from;
     }
-    let (host, port) = via.response_target();
-    match parse_host_ip(host) {
-        Some(ip) => Peer {
-            addr: SocketAddr::new(ip, port),
-            ..*from
-        },
-        None => *from,
+    let (_, port) = via.response_target();
+    Peer {
+        addr: SocketAddr::new(from.addr.ip(), port),
+        ..*from
     }
 }
 
@@ -217,5 +215,40 @@ mod tests {
             Some("SIP/2.0/TCP 198.51.100.7:5060;branch=z9hG4bKa")
         );
         assert_eq!(response_peer(&via, &tcp), tcp);
+    }
+
+    #[test]
+    fn client_written_received_and_rport_never_steer_responses() {
+        let mut h = Headers::new();
+        h.push(
+            "via",
+            "SIP/2.0/UDP 198.51.100.7:40000;branch=z9hG4bKa;received=127.0.0.5;rport=9",
+        );
+        let top = h.top_via().unwrap();
+        let via = stamp_top_via(&mut h, top, &src());
+        assert_eq!(via.received.as_deref(), Some("198.51.100.7"));
+        assert_eq!(via.rport, Some(Some(40000)));
+        assert_eq!(response_peer(&via, &src()).addr, src().addr);
+        // A received= without rport, on a host matching the source: dropped, and the
+        // response still goes to the source IP.
+        let mut h = Headers::new();
+        h.push(
+            "via",
+            "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bKb;received=192.0.2.99",
+        );
+        let top = h.top_via().unwrap();
+        let via = stamp_top_via(&mut h, top, &src());
+        assert_eq!(via.received, None);
+        assert!(!h.get("via").unwrap_or("").contains("192.0.2.99"));
+        assert_eq!(
+            response_peer(&via, &src()).addr,
+            "198.51.100.7:5070".parse::<SocketAddr>().unwrap()
+        );
+        // A sent-by naming another host still gets its answer at the source.
+        let mut h = Headers::new();
+        h.push("via", "SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKc");
+        let top = h.top_via().unwrap();
+        let via = stamp_top_via(&mut h, top, &src());
+        assert_eq!(response_peer(&via, &src()).addr.ip(), src().addr.ip());
     }
 }

@@ -11,6 +11,10 @@
 //!   passed to the TU.
 //! - 3xx–6xx: timer G retransmits (unreliable), H waits for the ACK, I absorbs ACK
 //!   retransmits (zero on reliable).
+//! - A 3xx–6xx sent before any provisional response is *not* retransmitted by timer G: the
+//!   client has had no response yet, so it is still retransmitting its INVITE (timer A) and
+//!   each retransmission is answered with the final again. Reliability is kept and a forged
+//!   source draws one response per request, not a dozen (no amplification, issue 14 row 2).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,6 +126,8 @@ impl ServerInvite {
             }
             _ => return Err(TxError::InvalidState),
         }
+        // Nothing sent yet: the client is still in Calling and retransmits the INVITE itself.
+        let first_response = self.last.is_none();
         self.trying = None;
         ctx.disarm(TimerKind::Trying);
         if let Some(tag) = resp.to_tag() {
@@ -132,7 +138,7 @@ impl ServerInvite {
         self.last = Some(msg);
         if status >= 300 {
             self.state = State::Completed;
-            if !ctx.reliable() {
+            if !ctx.reliable() && !first_response {
                 ctx.arm(TimerKind::G, self.g_interval);
             }
             ctx.arm(TimerKind::H, ctx.cfg.t1x64());

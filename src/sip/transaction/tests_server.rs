@@ -76,6 +76,7 @@ fn timer_g_retransmits_final_response_until_timer_h_on_udp() {
     let inv = invite("z9hG4bKs", 1);
     h.receive(inv.clone(), udp_peer(), 0);
     let tx = h.received_requests()[0].0;
+    h.respond(tx, response(&inv, 180), 1);
     h.respond(tx, response(&inv, 486), 1);
     let resent_at = h.advance(640);
     assert_eq!(resent_at[..5], [11, 31, 71, 111, 151]);
@@ -83,7 +84,29 @@ fn timer_g_retransmits_final_response_until_timer_h_on_udp() {
     assert!(!h.timed_out(tx));
     h.advance(641);
     assert!(h.timed_out(tx) && h.terminated(tx));
-    assert!(h.sent_statuses().iter().all(|s| *s == 486));
+    assert!(h.sent_statuses()[1..].iter().all(|s| *s == 486));
+}
+
+#[test]
+fn final_before_any_provisional_is_not_retransmitted_but_reanswered() {
+    // The client got nothing yet, so it retransmits the INVITE; each retransmission gets the
+    // final again. Timer G stays off: a forged source draws one packet per request.
+    let mut h = Harness::new();
+    let inv = invite("z9hG4bKs", 1);
+    h.receive(inv.clone(), udp_peer(), 0);
+    let tx = h.received_requests()[0].0;
+    h.respond(tx, response(&inv, 404), 1);
+    assert_eq!(h.advance(300), Vec::<u64>::new(), "no timer G");
+    h.receive(inv.clone(), udp_peer(), 301);
+    assert_eq!(
+        h.sent_statuses(),
+        [404, 404],
+        "a retransmission is re-answered"
+    );
+    assert_eq!(h.received_requests().len(), 1);
+    h.advance(641);
+    assert!(h.timed_out(tx) && h.terminated(tx), "timer H still ends it");
+    assert_eq!(h.sent_statuses(), [404, 404]);
 }
 
 #[test]
@@ -106,6 +129,7 @@ fn ack_for_non_2xx_is_absorbed_and_timer_i_ends_confirmed() {
     h.receive(inv.clone(), udp_peer(), 0);
     let tx = h.received_requests()[0].0;
     let busy = response(&inv, 486);
+    h.respond(tx, response(&inv, 180), 1);
     h.respond(tx, busy.clone(), 1);
     assert_eq!(h.advance(19), [11], "G retransmits before the ACK");
     let ack = inv.ack_for_failure(&busy);
@@ -122,7 +146,7 @@ fn ack_for_non_2xx_is_absorbed_and_timer_i_ends_confirmed() {
     assert!(h.terminated(tx) && !h.timed_out(tx));
     assert_eq!(
         h.sent_statuses(),
-        [486, 486],
+        [180, 486, 486],
         "one G retransmit at 11 before the ACK"
     );
 }
