@@ -86,6 +86,9 @@ pub(super) struct CallTask {
     pub callback: super::machine::callback::CallbackState,
     /// Milestones for the call's interaction row.
     pub facts: super::facts::Facts,
+    /// The caller's media goes only to this IP (its signalling source; None: a trusted trunk,
+    /// or a called-back customer reached through a trunk route), re-INVITEs included.
+    pub media_pin: Option<std::net::IpAddr>,
     /// The call's interaction has been handed on (to wrap-up or the store).
     pub interaction_saved: bool,
     /// Requests from the agents' pages about this call.
@@ -146,6 +149,7 @@ impl CallTask {
             caller,
             callback: Default::default(),
             facts,
+            media_pin: None,
             interaction_saved: false,
             desk_tx,
             desk_rx,
@@ -162,6 +166,8 @@ impl CallTask {
         mut media_rx: Receiver<MediaEvent>,
     ) {
         let mut started = false;
+        let max_call = Duration::from_secs(self.env.settings.media.max_call_s);
+        self.machine.limit_length(Instant::now() + max_call);
         let cause = loop {
             self.drain_pending();
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
@@ -484,7 +490,8 @@ impl CallTask {
     fn reinvite(&mut self, leg: LegRef, sdp: Option<bytes::Bytes>) {
         self.local.session_version += 1;
         match sdp.as_deref().and_then(|b| answer_offer(b, &self.local)) {
-            Some((answer, neg)) => {
+            Some((answer, mut neg)) => {
+                super::media_map::pin_to_source(&mut neg, self.media_pin);
                 let held = is_hold(&neg);
                 self.media.set_remote(neg);
                 self.command(Command::AnswerReinvite(leg.leg, answer.into()));
