@@ -89,6 +89,8 @@ pub(super) struct CallTask {
     /// The caller's media goes only to this IP (its signalling source; None: a trusted trunk,
     /// or a called-back customer reached through a trunk route), re-INVITEs included.
     pub media_pin: Option<std::net::IpAddr>,
+    /// A callback the call layer refused during an IVR step (told to the caller after it).
+    pub callback_refusal: Option<String>,
     /// The call's interaction has been handed on (to wrap-up or the store).
     pub interaction_saved: bool,
     /// Requests from the agents' pages about this call.
@@ -150,6 +152,7 @@ impl CallTask {
             callback: Default::default(),
             facts,
             media_pin: None,
+            callback_refusal: None,
             interaction_saved: false,
             desk_tx,
             desk_rx,
@@ -320,6 +323,7 @@ impl CallTask {
         for action in self.ivr.handle(input, now) {
             self.perform_ivr(action);
         }
+        self.refuse_pending_callback();
     }
 
     /// A prompt ended: the IVR's, the position announcement, one of the machine's, or the
