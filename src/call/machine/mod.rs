@@ -706,6 +706,8 @@ impl CallMachine {
             }
             self.in_router = false;
             self.phase = Phase::CallbackBooked;
+            // The caller leaves after the goodbye; the call dialled back has its own limit.
+            self.max_until = None;
         }
     }
 
