@@ -163,6 +163,7 @@ fn ivr_parts(
         port_min: settings.media.rtp_port_min,
         port_max: settings.media.rtp_port_max,
         media_timeout: Duration::from_secs(settings.media.media_timeout_secs.max(1)),
+        hold_timeout: Duration::from_secs(settings.media.hold_timeout_secs),
         ..Default::default()
     })
     .context("starting the media engine")?;

@@ -62,6 +62,10 @@ impl CallTask {
             DigitUse::Accept => {
                 self.media.stop_playback();
                 tracing::info!(call_id = %self.call_id, number = %self.caller, "callback accepted while waiting");
+                if let Some(reason) = self.callback_not_allowed() {
+                    self.callback_cue(CallbackCue::Refused { reason });
+                    return true;
+                }
                 self.tell_router(RouterInput::CallbackRequested {
                     call: self.router_call(),
                     number: self.caller.clone(),
@@ -76,8 +80,30 @@ impl CallTask {
     pub(super) fn callback_from_ivr(&mut self, q: QueueRequest) {
         tracing::info!(call_id = %self.call_id, number = %self.caller, queue = %q.queue, "callback accepted in the IVR");
         self.callback.requested_in_ivr();
+        if let Some(reason) = self.callback_not_allowed() {
+            // Refused once the IVR has finished this step (it is saying goodbye): the caller
+            // is told and waits in the queue instead, as when the router refuses.
+            self.queued = Some(q);
+            self.callback_refusal = Some(reason);
+            return;
+        }
         let number = self.caller.clone();
         self.enqueue(q, Some(number));
+    }
+
+    /// Why this caller may not be called back, if they may not: only a number asserted by a
+    /// trusted trunk (P-Asserted-Identity from `[sip] trusted_trunks`) is dialled; a `From`
+    /// anyone can write would make the centre call any number (toll fraud).
+    fn callback_not_allowed(&self) -> Option<String> {
+        (!self.facts.asserted)
+            .then(|| "the caller's number is not asserted by a trusted trunk".to_string())
+    }
+
+    /// A refusal decided while the IVR was stepping, carried out after its step.
+    pub(super) fn refuse_pending_callback(&mut self) {
+        if let Some(reason) = self.callback_refusal.take() {
+            self.callback_cue(CallbackCue::Refused { reason });
+        }
     }
 
     pub(super) fn callback_cue(&mut self, cue: CallbackCue) {

@@ -88,6 +88,11 @@ pub(super) struct CallTask {
     pub callback: super::machine::callback::CallbackState,
     /// Milestones for the call's interaction row.
     pub facts: super::facts::Facts,
+    /// The caller's media goes only to this IP (its signalling source; None: a trusted trunk,
+    /// or a called-back customer reached through a trunk route), re-INVITEs included.
+    pub media_pin: Option<std::net::IpAddr>,
+    /// A callback the call layer refused during an IVR step (told to the caller after it).
+    pub callback_refusal: Option<String>,
     /// The call's interaction has been handed on (to wrap-up or the store).
     pub interaction_saved: bool,
     /// Requests from the agents' pages about this call.
@@ -149,6 +154,8 @@ impl CallTask {
             caller,
             callback: Default::default(),
             facts,
+            media_pin: None,
+            callback_refusal: None,
             interaction_saved: false,
             desk_tx,
             desk_rx,
@@ -165,6 +172,8 @@ impl CallTask {
         mut media_rx: Receiver<MediaEvent>,
     ) {
         let mut started = false;
+        let max_call = Duration::from_secs(self.env.settings.media.max_call_s);
+        self.machine.limit_length(Instant::now() + max_call);
         let cause = loop {
             self.drain_pending();
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
@@ -311,6 +320,7 @@ impl CallTask {
         for action in self.ivr.handle(input, now) {
             self.perform_ivr(action);
         }
+        self.refuse_pending_callback();
     }
 
     /// A prompt ended: the IVR's, the position announcement, one of the machine's, or the
@@ -481,7 +491,8 @@ impl CallTask {
     fn reinvite(&mut self, leg: LegRef, sdp: Option<bytes::Bytes>) {
         self.local.session_version += 1;
         match sdp.as_deref().and_then(|b| answer_offer(b, &self.local)) {
-            Some((answer, neg)) => {
+            Some((answer, mut neg)) => {
+                super::media_map::pin_to_source(&mut neg, self.media_pin);
                 let held = is_hold(&neg);
                 self.media.set_remote(neg);
                 self.command(Command::AnswerReinvite(leg.leg, answer.into()));

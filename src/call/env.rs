@@ -238,6 +238,8 @@ pub(super) fn cause_label(cause: &str) -> &'static str {
         "queue_busy" => "queue_busy",
         "session_expired" => "session_expired",
         "voicemail" => "voicemail",
+        "media_timeout" => "media_timeout",
+        "max_call_length" => "max_call_length",
         _ => "failed",
     }
 }

@@ -8,6 +8,9 @@ use crate::crm::model::{Interaction, IvrSummary};
 pub struct Facts {
     pub arrived_ms: i64,
     pub called: String,
+    /// The caller's identity was asserted by a trusted trunk (P-Asserted-Identity): only such
+    /// a number may be called back.
+    pub asserted: bool,
     pub queue: Option<String>,
     pub queued_ms: Option<i64>,
     /// When the agent who answered was first offered the call.

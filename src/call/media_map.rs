@@ -4,7 +4,7 @@
 use crate::media::codec::{Codec as MCodec, Direction as MDirection, NegotiatedMedia as MNeg};
 use crate::sip::sdp::{Direction, SessionDescription};
 use crate::sip::sdp_negotiate::{answer, Codec, LocalMedia, NegotiatedMedia};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Answer an SDP offer for our RTP `local` address: the SDP text to send and what the media
 /// engine needs, or None (488) when no codec matches.
@@ -32,7 +32,33 @@ pub fn to_media(n: &NegotiatedMedia) -> MNeg {
             Direction::RecvOnly => MDirection::RecvOnly,
             Direction::Inactive => MDirection::Inactive,
         },
+        peer_ip: None,
     }
+}
+
+/// Where an untrusted caller's audio may go: only to the IP its INVITE came from (the SDP's
+/// port is kept; symmetric RTP then latches to the first packet from that IP). `source` None
+/// (a trusted trunk) keeps the SDP's address. A hold's `0.0.0.0` stays unspecified.
+pub fn pin_to_source(n: &mut MNeg, source: Option<IpAddr>) {
+    let Some(ip) = source else {
+        return;
+    };
+    if n.remote.ip() != ip && !n.remote.ip().is_unspecified() {
+        tracing::debug!(sdp = %n.remote, source = %ip, "SDP names another address than the caller's: media goes to the caller's");
+    }
+    if !n.remote.ip().is_unspecified() {
+        n.remote.set_ip(ip);
+    }
+    if let Some(r) = n.remote_rtcp.as_mut() {
+        r.set_ip(ip);
+    }
+    n.peer_ip = Some(ip);
+}
+
+/// The IP an incoming call's media is pinned to: its signalling source, unless the INVITE came
+/// from a trusted trunk (which may put media elsewhere, e.g. a media gateway).
+pub fn media_pin(source: IpAddr, trusted: &[crate::config::IpNet]) -> Option<IpAddr> {
+    (!trusted.iter().any(|n| n.contains(source))).then_some(source)
 }
 
 /// Whether the caller has put us on hold (we may not send, or they gave no address).
@@ -63,5 +89,23 @@ mod tests {
             "192.0.2.5:4000".parse::<std::net::SocketAddr>().unwrap()
         );
         assert!(is_hold(&m), "a sendonly offer puts us on hold");
+    }
+
+    #[test]
+    fn an_untrusted_callers_media_goes_to_its_signalling_address_only() {
+        let local = LocalMedia::new(IpAddr::from([127, 0, 0, 1]), 20000);
+        let (_, mut m) = answer_offer(OFFER.as_bytes(), &local).expect("answer");
+        let trusted = [crate::config::IpNet::parse("10.0.0.0/8").unwrap()];
+        let source: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(media_pin("10.2.3.4".parse().unwrap(), &trusted), None);
+        let pin = media_pin(source, &trusted);
+        assert_eq!(pin, Some(source));
+        pin_to_source(&mut m, pin);
+        assert_eq!(m.remote, "198.51.100.7:4000".parse::<SocketAddr>().unwrap());
+        assert_eq!(m.peer_ip, Some(source));
+        let mut held = m.clone();
+        held.remote = "0.0.0.0:4000".parse().unwrap();
+        pin_to_source(&mut held, pin);
+        assert!(held.remote.ip().is_unspecified(), "a hold stays a hold");
     }
 }

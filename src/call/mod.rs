@@ -243,10 +243,13 @@ impl CallManager {
         };
         let local_addr = media.local_addr();
         let local = LocalMedia::new(local_addr.ip(), local_addr.port());
-        let Some((sdp, neg)) = media_map::answer_offer(&call.invite.body, &local) else {
+        let Some((sdp, mut neg)) = media_map::answer_offer(&call.invite.body, &local) else {
             media.close();
             return self.reject(&call, 488, caller, called);
         };
+        // Audio only to where the INVITE came from, unless a trusted trunk sent it.
+        let pin = media_map::media_pin(call.from.addr.ip(), &self.settings.sip.trusted_trunks);
+        media_map::pin_to_source(&mut neg, pin);
         tracing::debug!(call_id = %call_id, media = ?neg, "negotiated");
         media.set_remote(neg);
         let ctx = CallContext {
@@ -266,11 +269,13 @@ impl CallManager {
         let facts = facts::Facts {
             arrived_ms: crate::events::now_ms(),
             called: called_number.clone(),
+            asserted,
             ..Default::default()
         };
-        let task = driver::CallTask::new(
+        let mut task = driver::CallTask::new(
             call_id, call.leg, local, media, ivr, manager, caller_id, facts,
         );
+        task.media_pin = pin;
         tokio::spawn(task.run(rx, media_rx));
         self.answer(call.leg, sdp.into(), tx)
     }

@@ -205,7 +205,12 @@ pub struct MediaSettings {
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
     pub advertised_address: Option<String>,
+    /// No RTP and no RTCP from a caller for this long ends the call (always on).
     pub media_timeout_secs: u64,
+    /// The same while the caller holds the call with an inactive stream (at least the above).
+    pub hold_timeout_secs: u64,
+    /// Longest a call may last; then it is hung up with the stored cause `max_call_length`.
+    pub max_call_s: u64,
     /// Browser-facing (ICE/DTLS/SRTP) ports of the WebRTC gateway: one per browser call.
     pub webrtc_port_min: u16,
     pub webrtc_port_max: u16,
@@ -484,6 +489,8 @@ pub(crate) struct RawMedia {
     pub rtp_ports: Spanned<[u16; 2]>,
     pub advertised_address: Option<String>,
     pub media_timeout_secs: u64,
+    pub hold_timeout_secs: u64,
+    pub max_call_s: u64,
     pub webrtc_ports: Spanned<[u16; 2]>,
     pub webrtc_bind: Option<Spanned<String>>,
     pub recordings_dir: String,
@@ -495,6 +502,8 @@ impl Default for RawMedia {
             rtp_ports: Spanned::new(0..0, [20000, 29999]),
             advertised_address: None,
             media_timeout_secs: 60,
+            hold_timeout_secs: 600,
+            max_call_s: 14_400,
             webrtc_ports: Spanned::new(0..0, [18000, 18999]),
             webrtc_bind: None,
             recordings_dir: "data/recordings".into(),

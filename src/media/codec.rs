@@ -127,6 +127,9 @@ pub struct NegotiatedMedia {
     pub ptime_ms: u32,
     /// Our direction.
     pub direction: Direction,
+    /// When set, RTP and RTCP are accepted (and latched) only from this IP address: the
+    /// signalling source of an untrusted caller, so an SDP cannot aim our audio elsewhere.
+    pub peer_ip: Option<std::net::IpAddr>,
 }
 
 impl NegotiatedMedia {
@@ -140,6 +143,7 @@ impl NegotiatedMedia {
             telephone_event_pt: None,
             ptime_ms: 20,
             direction: Direction::SendRecv,
+            peer_ip: None,
         }
     }
 

@@ -38,8 +38,10 @@ pub struct EngineConfig {
     pub port_max: u16,
     /// Pacing worker threads; 0 = one per core.
     pub workers: usize,
-    /// No RTP for this long raises `MediaTimeout`.
+    /// No RTP and no RTCP for this long raises `MediaTimeout`.
     pub media_timeout: Duration,
+    /// The same for an inactive stream (a hold); at least `media_timeout`.
+    pub hold_timeout: Duration,
     /// Packets of symmetric-RTP learning after each answer / re-INVITE (0 = SDP address only).
     pub latch_packets: u32,
     /// Mean RTCP report interval.
@@ -63,6 +65,7 @@ impl Default for EngineConfig {
             port_max: 30000,
             workers: 0,
             media_timeout: Duration::from_secs(30),
+            hold_timeout: Duration::from_secs(600),
             latch_packets: 10,
             rtcp_interval: Duration::from_secs(5),
             cname: "helpline".into(),
@@ -257,6 +260,7 @@ impl MediaEngine {
             ts_base: (r >> 16) as u32 ^ (r >> 48) as u32,
             latch_packets: inner.config.latch_packets,
             media_timeout: inner.config.media_timeout,
+            hold_timeout: inner.config.hold_timeout,
             rtcp_interval: inner.config.rtcp_interval,
             cname: inner.config.cname.clone(),
             hold_music: inner.hold_music.clone(),

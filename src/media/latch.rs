@@ -2,8 +2,10 @@
 //! latches onto the address its first packet comes from (phones behind NAT); during the first
 //! `window` packets the address from the SDP may still take over (a spoofed first packet does not
 //! win against the real phone); after that, packets from any other address are dropped.
+//! A latch may be pinned to one IP (the caller's signalling source): packets from any other IP
+//! are dropped and never latched, whatever the window.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What to do with a packet from a given source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,7 @@ pub struct Latch {
     latched: Option<SocketAddr>,
     window: u32,
     left: u32,
+    pin: Option<IpAddr>,
 }
 
 impl Latch {
@@ -33,7 +36,13 @@ impl Latch {
             latched: None,
             window,
             left: window,
+            pin: None,
         }
+    }
+
+    /// Accept packets only from `ip` (None: from anywhere the latching rules allow).
+    pub fn pin(&mut self, ip: Option<IpAddr>) {
+        self.pin = ip;
     }
 
     /// New offer/answer: learn again, from a possibly new SDP address.
@@ -55,6 +64,9 @@ impl Latch {
 
     /// Judges one packet from `from`.
     pub fn check(&mut self, from: SocketAddr) -> Verdict {
+        if self.pin.is_some_and(|ip| ip != from.ip()) {
+            return Verdict::Reject;
+        }
         if self.window == 0 {
             return if from == self.signalled {
                 Verdict::Accept
@@ -138,6 +150,23 @@ mod tests {
         l.restart(a("10.9.9.9:7000"));
         assert_eq!(l.check(a("10.9.9.9:7000")), Verdict::Accept);
         assert_eq!(l.destination(), a("10.9.9.9:7000"));
+    }
+
+    #[test]
+    fn a_pinned_latch_ignores_other_addresses_and_latches_to_the_pinned_ip() {
+        let mut l = Latch::new(a("127.0.0.1:4000"), 5);
+        l.pin(Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(l.check(a("127.0.0.9:4000")), Verdict::Reject);
+        assert_eq!(l.destination(), a("127.0.0.1:4000"));
+        assert_eq!(
+            l.check(a("127.0.0.1:5000")),
+            Verdict::Latched(a("127.0.0.1:5000"))
+        );
+        assert_eq!(l.destination(), a("127.0.0.1:5000"));
+        for _ in 0..10 {
+            assert_eq!(l.check(a("192.0.2.1:5000")), Verdict::Reject);
+        }
+        assert_eq!(l.destination(), a("127.0.0.1:5000"));
     }
 
     #[test]

@@ -92,6 +92,18 @@ impl Server {
 
     /// Like [`Server::start`] but without waiting for it to be ready (for starts that must fail).
     pub fn spawn(name: &str, extra_sip: &str) -> Server {
+        Server::spawn_with(name, extra_sip, "")
+    }
+
+    /// Like [`Server::start`], with `extra_media` TOML appended to the `[media]` table too
+    /// (e.g. `media_timeout_secs = 2`).
+    pub fn start_with(name: &str, extra_sip: &str, extra_media: &str) -> Server {
+        let server = Server::spawn_with(name, extra_sip, extra_media);
+        server.wait_ready();
+        server
+    }
+
+    pub fn spawn_with(name: &str, extra_sip: &str, extra_media: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("helpline-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -105,7 +117,7 @@ impl Server {
              trusted_trunks = [\"127.0.0.2/32\"]\ntransfer_allow = [\"+4420794609XX\"]\nt1_ms = 100\ndrain_timeout_secs = 2\n{extra_sip}\n\
              [http]\nlisten = \"127.0.0.1:{http_port}\"\n\
              [database]\nurl = \"{db_url}\"\nspill_dir = \"{spill}\"\n\
-             [media]\nrtp_ports = [{rtp_lo}, {rtp_hi}]\n\
+             [media]\nrtp_ports = [{rtp_lo}, {rtp_hi}]\n{extra_media}\n\
              [paths]\ndialplans = \"{repo}/dialplans\"\nprompts = \"{repo}/dialplans/prompts\"\nqueues = \"{repo}/config/queues.toml\"\nagents = \"{repo}/tests/fixtures/agents.toml\"\nusers = \"{repo}/tests/fixtures/users.toml\"\n",
             spill = dir.join("spill").display(),
             rtp_hi = rtp_lo + 199,

@@ -274,13 +274,20 @@ class Account(pj.Account):
             op.statusCode = self.auto_answer
             call.answer(op)
 
-    def call(self, uri, record=None, play=None):
+    def call(self, uri, record=None, play=None, headers=None):
+        """`headers`: extra headers for the INVITE, e.g. {"P-Asserted-Identity": "<sip:...>"}."""
         c = Call(self)
         if record:
             c.record(record)
         if play:
             c.play(play)
-        c.makeCall(uri, pj.CallOpParam(True))
+        prm = pj.CallOpParam(True)
+        for name, value in (headers or {}).items():
+            h = pj.SipHeader()
+            h.hName = name
+            h.hValue = value
+            prm.txOption.headers.append(h)
+        c.makeCall(uri, prm)
         return c
 
     def answer(self, call, code=200):

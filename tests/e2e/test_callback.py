@@ -5,7 +5,10 @@ agent becomes ready the server dials the caller back through a `[[sip.trunks]]` 
 points at the PJSIP endpoint; the caller answers, the agent's desk phone rings with the pop on
 their page, and the two hear each other. The interaction is stored as a callback.
 Second test: the caller books in the IVR's `callback_offer` node, is busy on the first attempt,
-and answers the retry."""
+and answers the retry.
+Callbacks dial only numbers asserted by a trusted trunk (issue 14): these servers trust the PJSIP
+endpoint's address (127.0.0.1) as a trunk and the caller sends P-Asserted-Identity; a caller
+without it is refused (told, keeps waiting), as is a number off the allow-list."""
 import json
 import re
 
@@ -42,8 +45,14 @@ name = "pstn"
 proxy = "127.0.0.1:{ua.udp_port}"
 domain = "127.0.0.1"
 """
+    # The PJSIP endpoint plays the carrier: its address is a trusted trunk, so the caller's
+    # P-Asserted-Identity is believed and that number may be called back.
     return make_server("sqlite", dialplans=plan_with_hours(tmp_path, True),
-                       queues=queues_file(tmp_path, allowed), extra=trunk)
+                       queues=queues_file(tmp_path, allowed), extra=trunk,
+                       sip_extra='trusted_trunks = ["127.0.0.1/32"]')
+
+
+ASSERTED = {"P-Asserted-Identity": f"<sip:{CALLER}@127.0.0.1>"}
 
 
 def events(s, cid):
@@ -103,9 +112,10 @@ def wrap_up_and_check(s, page, ua, cid):
     assert rows == [("1", "agent1", "0", "hardware")], rows
 
 
-def wait_in_queue_and_accept(ua, s, caller, heard):
+def wait_in_queue_and_accept(ua, s, caller, heard, headers=ASSERTED):
     """Queue for hardware (declining the IVR's offer), then accept the router's offer."""
-    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, record=str(heard))
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, record=str(heard),
+                       headers=headers)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
     ua.pump(0.5)
     call.dtmf("1")   # English
@@ -159,7 +169,7 @@ def test_callback_booked_in_the_ivr_is_retried_when_busy(ua, make_server, tmp_pa
     s = callback_server(ua, make_server, tmp_path)
     caller = ua.caller(f"sip:{CALLER}@127.0.0.1")
     before = len(caller.incoming)
-    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE)
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, headers=ASSERTED)
     ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
     ua.pump(0.5)
     call.dtmf("1")   # English
@@ -204,7 +214,32 @@ def test_a_number_off_the_allow_list_is_told_and_keeps_waiting(ua, make_server, 
     assert best_match(heard, PROMPTS / "en" / "invalid_option.wav") > 0.6, "the caller was told"
     assert best_match(heard, PROMPTS / "en" / "callback_booked.wav") < 0.4
     assert len(caller.incoming) == before, "nobody dials a refused number"
-    kinds = [k for k, _ in events(s, call.cid)]
+    evs = events(s, call.cid)
+    kinds = [k for k, _ in evs]
     assert "call.callback_requested" not in kinds and "call.callback_dialled" not in kinds, kinds
+    reasons = [p.get("reason", "") for k, p in evs if k == "call.callback_refused"]
+    assert any("callback_allowed_prefixes" in r for r in reasons), reasons
     page.close()
     phone.shutdown()
+
+
+def test_a_caller_whose_number_no_trusted_trunk_asserted_is_refused(ua, make_server, tmp_path):
+    """Issue 14: the From alone (no P-Asserted-Identity from a trusted trunk) is never dialled:
+    the caller hears the refusal and keeps waiting; the refusal is stored with its reason."""
+    s = callback_server(ua, make_server, tmp_path)
+    caller = ua.caller(f"sip:{CALLER}@127.0.0.1")
+    before = len(caller.incoming)
+    heard = tmp_path / "unasserted.wav"
+    call = wait_in_queue_and_accept(ua, s, caller, heard, headers=None)
+    s.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' AND kind = 'call.callback_refused'", 1)
+    ua.pump(3.0)
+    assert call.state == "CONFIRMED", "a refused caller is not hung up"
+    call.hangup()
+    ua.pump(0.5)
+    call.stop_recording()
+    assert best_match(heard, PROMPTS / "en" / "invalid_option.wav") > 0.6, "the caller was told"
+    assert len(caller.incoming) == before, "nobody dials an unasserted number"
+    evs = events(s, call.cid)
+    reasons = [p.get("reason", "") for k, p in evs if k == "call.callback_refused"]
+    assert any("not asserted" in r for r in reasons), reasons
+    assert "call.callback_requested" not in [k for k, _ in evs]

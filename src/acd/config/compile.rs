@@ -166,6 +166,16 @@ pub(crate) fn compile(
                 .unwrap_or(dflt.ticket_priority_boost),
             sla_breach_boost: s.sla_breach_boost.unwrap_or(dflt.sla_breach_boost),
             callback_allowed_prefixes: s.callback_allowed_prefixes.clone().unwrap_or_default(),
+            callback_denied_prefixes: s
+                .callback_denied_prefixes
+                .clone()
+                .unwrap_or(dflt.callback_denied_prefixes),
+            callback_max_per_number: s
+                .callback_max_per_number
+                .unwrap_or(dflt.callback_max_per_number),
+            callback_max_per_hour: s
+                .callback_max_per_hour
+                .unwrap_or(dflt.callback_max_per_hour),
             explain_keep: s.explain_keep.unwrap_or(dflt.explain_keep),
         };
     }

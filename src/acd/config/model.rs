@@ -120,6 +120,21 @@ pub struct AgentDef {
     pub queues: Vec<(QueueId, u16)>,
 }
 
+/// Premium-rate and toll-fraud ranges never called back unless `callback_denied_prefixes`
+/// says otherwise: NANP 900/976 and the Caribbean (and Bermuda) area codes that dial like US
+/// numbers under +1 but are international; UK premium (09), personal (070) and revenue-share
+/// (0871-0873) numbers; international premium and satellite ranges (+870, +881-883, +979);
+/// premium ranges of Germany (0900), France (089), Italy (899), Australia (190).
+pub const DEFAULT_CALLBACK_DENIED: &[&str] = &[
+    "+1900", "+1976", // NANP premium
+    "+1242", "+1246", "+1264", "+1268", "+1284", "+1345", "+1441", "+1473", "+1649", "+1658",
+    "+1664", "+1721", "+1758", "+1767", "+1784", "+1809", "+1829", "+1849", "+1868", "+1869",
+    "+1876", // Caribbean and Bermuda
+    "+449", "+4470", "+44871", "+44872", "+44873", "09", "070", "0871", "0872", "0873", // UK
+    "+870", "+881", "+882", "+883", "+979", // satellite, international networks, premium
+    "+49900", "+3389", "+39899", "+61190",
+];
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub disconnect_grace_ms: Millis,
@@ -129,6 +144,14 @@ pub struct Settings {
     pub sla_breach_boost: i32,
     /// Callback numbers must start with one of these (empty: any number of 3-20 digits).
     pub callback_allowed_prefixes: Vec<String>,
+    /// Callback numbers starting with one of these are refused even when allowed above
+    /// (premium-rate and look-alike international ranges; `+` optional on both sides).
+    /// Default [`DEFAULT_CALLBACK_DENIED`]; a configured list replaces it.
+    pub callback_denied_prefixes: Vec<String>,
+    /// Callbacks booked for one number within 24 hours, at most.
+    pub callback_max_per_number: u32,
+    /// Callbacks booked (all numbers) within one hour, at most.
+    pub callback_max_per_hour: u32,
     /// Offer explanations kept for calls that have ended.
     pub explain_keep: usize,
 }
@@ -140,6 +163,12 @@ impl Default for Settings {
             ticket_priority_boost: 1,
             sla_breach_boost: 5,
             callback_allowed_prefixes: Vec::new(),
+            callback_denied_prefixes: DEFAULT_CALLBACK_DENIED
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            callback_max_per_number: 3,
+            callback_max_per_hour: 60,
             explain_keep: 1000,
         }
     }

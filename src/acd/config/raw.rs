@@ -11,6 +11,9 @@
 //! ticket_priority_boost = 1       # call priority += ticket priority (0..4) * this
 //! sla_breach_boost = 5            # call priority += this when the ticket's SLA is breached
 //! callback_allowed_prefixes = ["+1555"]
+//! # callback_denied_prefixes = ["+1900", ...]   # default: premium-rate ranges (model.rs)
+//! callback_max_per_number = 3     # callbacks booked per number within 24 h
+//! callback_max_per_hour = 60      # callbacks booked within one hour, all numbers
 //!
 //! [[queues]]
 //! name = "password"
@@ -67,6 +70,9 @@ pub struct RawSettings {
     pub ticket_priority_boost: Option<i32>,
     pub sla_breach_boost: Option<i32>,
     pub callback_allowed_prefixes: Option<Vec<String>>,
+    pub callback_denied_prefixes: Option<Vec<String>>,
+    pub callback_max_per_number: Option<u32>,
+    pub callback_max_per_hour: Option<u32>,
     pub explain_keep: Option<usize>,
 }
 

@@ -6,6 +6,54 @@ use super::io::{AcdError, Action};
 use super::state::{AState, CState, CallbackState};
 use super::timers::Timer;
 use super::Router;
+use crate::acd::types::Millis;
+use std::collections::VecDeque;
+
+/// The deny-list prefix `n` falls under, if any. `+` is optional on both sides ("+1900" also
+/// denies "1900…"); a prefix without `+` that starts with 0 is a national form ("09").
+pub fn denied_prefix<'a>(n: &str, denied: &'a [String]) -> Option<&'a str> {
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    denied
+        .iter()
+        .find(|p| digits.starts_with(p.strip_prefix('+').unwrap_or(p)))
+        .map(String::as_str)
+}
+
+const HOUR_MS: u64 = 3_600_000;
+const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// The per-number (24 h) and per-hour caps on callbacks booked: `Err` says which is reached.
+/// `log` holds (when, number) of the bookings of the last 24 hours; old entries are dropped.
+pub fn under_caps(
+    log: &mut VecDeque<(Millis, String)>,
+    now: Millis,
+    n: &str,
+    per_number: u32,
+    per_hour: u32,
+) -> Result<(), String> {
+    while log
+        .front()
+        .is_some_and(|(t, _)| now.saturating_sub(*t) >= DAY_MS)
+    {
+        log.pop_front();
+    }
+    let same = log.iter().filter(|(_, m)| m == n).count();
+    if same >= per_number as usize {
+        return Err(format!(
+            "`{n}` already has {same} callbacks booked in 24 hours (callback_max_per_number)"
+        ));
+    }
+    let hour = log
+        .iter()
+        .filter(|(t, _)| now.saturating_sub(*t) < HOUR_MS)
+        .count();
+    if hour >= per_hour as usize {
+        return Err(format!(
+            "{hour} callbacks booked in the last hour (callback_max_per_hour)"
+        ));
+    }
+    Ok(())
+}
 
 impl Router {
     /// Is this number allowed for callbacks? `Err` says why not.
@@ -16,10 +64,27 @@ impl Router {
                 "`{n}` is not a phone number (3 to 20 digits, optional leading +)"
             ));
         }
-        let prefixes = &self.cfg.settings.callback_allowed_prefixes;
+        let s = &self.cfg.settings;
+        let prefixes = &s.callback_allowed_prefixes;
         if !prefixes.is_empty() && !prefixes.iter().any(|p| n.starts_with(p.as_str())) {
             return Err(format!("`{n}` is not in callback_allowed_prefixes"));
         }
+        if let Some(p) = denied_prefix(n, &s.callback_denied_prefixes) {
+            return Err(format!(
+                "`{n}` is a premium-rate or toll-fraud range ({p} in callback_denied_prefixes)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a callback to `n` may be booked now (number rules and caps); when it may, the
+    /// booking is counted.
+    pub(super) fn book_callback(&mut self, n: &str) -> Result<(), String> {
+        self.number_allowed(n)?;
+        let s = &self.cfg.settings;
+        let (per_number, per_hour) = (s.callback_max_per_number, s.callback_max_per_hour);
+        under_caps(&mut self.callback_log, self.now, n, per_number, per_hour)?;
+        self.callback_log.push_back((self.now, n.to_string()));
         Ok(())
     }
 
@@ -35,7 +100,7 @@ impl Router {
         if !c.waiting() || c.callback.is_some() {
             return Err(AcdError::BadCallState(id.clone()));
         }
-        if let Err(reason) = self.number_allowed(&number) {
+        if let Err(reason) = self.book_callback(&number) {
             self.emit(Action::CallbackRefused {
                 call: id.clone(),
                 reason,

@@ -70,7 +70,7 @@ impl Router {
                 .and_then(|o| self.agent_ids.get(o).copied());
         }
         if let Some(n) = &qc.callback_number {
-            if let Err(reason) = self.number_allowed(n) {
+            if let Err(reason) = self.book_callback(n) {
                 self.emit(Action::CallbackRefused {
                     call: qc.call,
                     reason,

@@ -89,6 +89,9 @@ pub struct Router {
     next_uid: u64,
     now: Millis,
     stats: RouterStats,
+    /// Callbacks booked in the last 24 hours (when, number), for the per-number and per-hour
+    /// caps.
+    callback_log: VecDeque<(Millis, String)>,
 }
 
 impl Router {
@@ -112,6 +115,7 @@ impl Router {
             next_uid: 0,
             now: 0,
             stats: RouterStats::default(),
+            callback_log: VecDeque::new(),
             cfg: AcdConfig::default(),
         };
         r.install(cfg);

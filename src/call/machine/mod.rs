@@ -238,6 +238,8 @@ pub struct CallMachine {
     in_router: bool,
     /// The voicemail recording's deadline.
     recording_until: Option<Instant>,
+    /// The call's maximum length runs out: the caller is hung up (`max_call_length`).
+    max_until: Option<Instant>,
 }
 
 impl CallMachine {
@@ -256,6 +258,7 @@ impl CallMachine {
             pop_ready: false,
             in_router: false,
             recording_until: None,
+            max_until: None,
         }
     }
 
@@ -327,15 +330,32 @@ impl CallMachine {
         self.actions.pop_front()
     }
 
+    /// The call may last until `until` (`[media] max_call_s` after it started); then the
+    /// caller is hung up with the end cause `max_call_length`, whatever the phase.
+    pub fn limit_length(&mut self, until: Instant) {
+        self.max_until = Some(until);
+    }
+
     /// When to call [`CallMachine::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.recording_until
+        match (self.recording_until, self.max_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.recording_until.is_some_and(|t| t <= now) {
             self.recording_until = None;
             self.emit(Action::StopRecording);
+        }
+        if self.max_until.is_some_and(|t| t <= now) {
+            self.max_until = None;
+            if self.phase != Phase::Ended {
+                self.emit(Action::HangUpCaller {
+                    cause: "max_call_length",
+                });
+            }
         }
     }
 
@@ -675,6 +695,7 @@ impl CallMachine {
 
     /// The caller is gone (hung up, or the IVR or an outcome ended the call).
     fn caller_gone(&mut self) {
+        self.max_until = None;
         let was = std::mem::replace(&mut self.phase, Phase::Ended);
         self.legs.set(self.caller, LegPhase::Ended);
         match was {
@@ -722,6 +743,8 @@ impl CallMachine {
             }
             self.in_router = false;
             self.phase = Phase::CallbackBooked;
+            // The caller leaves after the goodbye; the call dialled back has its own limit.
+            self.max_until = None;
         }
     }
 

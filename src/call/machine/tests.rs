@@ -548,3 +548,45 @@ fn the_agent_part_ending_takes_the_supervisor_with_it() {
     });
     assert!(cancelled(&a).contains(&(sup, Withdrawn::Withdrawn)));
 }
+
+#[test]
+fn a_call_past_its_maximum_length_is_hung_up_with_its_cause() {
+    let mut h = Harness::queued();
+    let start = h.now;
+    h.m.limit_length(start + Duration::from_secs(14_400));
+    assert_eq!(
+        h.m.poll_timeout(),
+        Some(start + Duration::from_secs(14_400))
+    );
+    let legs = h.ringing(&["ann"]);
+    h.feed(Input::LegAnswered { leg: legs[0] });
+    assert!(
+        h.advance(Duration::from_secs(14_399)).is_empty(),
+        "nothing before the limit"
+    );
+    assert_eq!(
+        h.advance(Duration::from_secs(1)),
+        vec![Action::HangUpCaller {
+            cause: "max_call_length"
+        }]
+    );
+    assert_eq!(h.m.poll_timeout(), None, "fired once");
+    // Our BYE ends the caller's leg: the agent's part ends as for any hang-up.
+    let a = h.feed(Input::CallerHungUp);
+    assert!(a
+        .iter()
+        .any(|x| matches!(x, Action::EndAgentPart { by: "caller", .. })));
+}
+
+#[test]
+fn the_length_limit_and_a_voicemail_deadline_both_wake_the_machine() {
+    let mut h = Harness::new();
+    h.m.limit_length(h.now + Duration::from_secs(60));
+    h.feed(Input::CallerHungUp);
+    assert_eq!(
+        h.m.poll_timeout(),
+        None,
+        "a call that ended has no limit to run"
+    );
+    assert!(h.advance(Duration::from_secs(61)).is_empty());
+}

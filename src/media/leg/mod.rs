@@ -104,8 +104,10 @@ pub struct LegSetup {
     pub ts_base: u32,
     /// Packets of latching after each offer/answer.
     pub latch_packets: u32,
-    /// Silence from the peer that raises `MediaTimeout`.
+    /// Silence from the peer (no RTP and no RTCP) that raises `MediaTimeout`.
     pub media_timeout: Duration,
+    /// The same while the stream is inactive (a hold, `c=0.0.0.0`): longer, never off.
+    pub hold_timeout: Duration,
     /// Mean RTCP report interval.
     pub rtcp_interval: Duration,
     /// RTCP CNAME.
@@ -167,7 +169,8 @@ pub struct Leg {
     rec_seq: u64,
     party_pcm: VecDeque<i16>,
     mix_in: Vec<i16>,
-    last_rtp: Instant,
+    /// Last RTP or RTCP from the peer (media timeout).
+    last_heard: Instant,
     timed_out: bool,
     next_rtcp: Instant,
     last_report_tick: u64,
@@ -232,7 +235,7 @@ impl Leg {
             rec_seq: 0,
             party_pcm: VecDeque::new(),
             mix_in: Vec::new(),
-            last_rtp: now,
+            last_heard: now,
             timed_out: false,
             last_report_tick: 0,
             remote_sr: None,
@@ -305,20 +308,22 @@ impl Leg {
 
     fn set_remote(&mut self, media: NegotiatedMedia, now: Instant) {
         let window = self.setup.latch_packets;
-        match self.rtp_latch.as_mut() {
-            Some(l) => l.restart(media.remote),
-            None => self.rtp_latch = Some(Latch::new(media.remote, window)),
-        }
-        match self.rtcp_latch.as_mut() {
-            Some(l) => l.restart(media.rtcp_addr()),
-            None => self.rtcp_latch = Some(Latch::new(media.rtcp_addr(), window)),
-        }
+        let rtp = self
+            .rtp_latch
+            .get_or_insert_with(|| Latch::new(media.remote, window));
+        rtp.restart(media.remote);
+        rtp.pin(media.peer_ip);
+        let rtcp = self
+            .rtcp_latch
+            .get_or_insert_with(|| Latch::new(media.rtcp_addr(), window));
+        rtcp.restart(media.rtcp_addr());
+        rtcp.pin(media.peer_ip);
         if self.media.as_ref().map(|m| m.codec) != Some(media.codec) {
             self.shared
                 .set_source(self.peer.as_ref().map(|p| p.id), media.codec);
         }
         self.late.reset();
-        self.last_rtp = now;
+        self.last_heard = now;
         self.timed_out = false;
         self.media = Some(media);
     }

@@ -74,11 +74,7 @@ impl Leg {
             return;
         }
         self.counters.rtp_in += 1;
-        self.last_rtp = now;
-        if self.timed_out {
-            self.timed_out = false;
-            self.emit(MediaEvent::MediaResumed);
-        }
+        self.heard(now);
         self.rx
             .on_packet(pkt.ssrc, pkt.sequence, pkt.timestamp, now);
         if is_event {
@@ -157,6 +153,15 @@ impl Leg {
         }
     }
 
+    /// The peer is alive (RTP or RTCP from it): the media timeout starts again.
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+        if self.timed_out {
+            self.timed_out = false;
+            self.emit(MediaEvent::MediaResumed);
+        }
+    }
+
     /// A key press began: stop a prompt that allows barge-in.
     fn barge_in(&mut self) {
         if self.prompt.as_ref().is_some_and(|p| p.barge_in) {
@@ -203,6 +208,8 @@ impl Leg {
             }
         };
         self.counters.rtcp_in += 1;
+        // A recvonly, sendonly or inactive peer still sends RTCP (RFC 3264 §5.1): it is alive.
+        self.heard(now);
         let ours = self.out.ssrc();
         let mut about_us = None;
         for p in packets {

@@ -65,6 +65,7 @@ fn rig(id: u64, codec: Codec, te: Option<u8>) -> Rig {
         ts_base: 0,
         latch_packets: 3,
         media_timeout: Duration::from_secs(2),
+        hold_timeout: Duration::from_secs(4),
         rtcp_interval: Duration::from_secs(5),
         cname: "test".into(),
         hold_music: Arc::new(vec![Prompt::new("", "moh", vec![1234; 1600])]),
@@ -542,4 +543,84 @@ fn conference_supervisor_listens_then_whispers() {
     let (c, a, _) = run(2, &mut caller, &mut agent, &mut sup);
     assert!(hears(&a, 2000.0), "agent hears the whisper");
     assert!(!hears(&c, 2000.0), "caller does not");
+}
+
+fn timeouts(r: &mut Rig) -> usize {
+    r.events()
+        .into_iter()
+        .filter(|e| matches!(e, MediaEvent::MediaTimeout { .. }))
+        .count()
+}
+
+fn rtcp_rr() -> Vec<u8> {
+    let mut out = Vec::new();
+    rtcp::build_report(77, None, &[], "phone", &mut out);
+    out
+}
+
+#[test]
+fn a_listen_only_peer_is_timed_out_when_silent_but_rtcp_keeps_it_alive() {
+    use crate::media::codec::Direction;
+    // The caller offered a=recvonly: we only send. Before, the timeout was off.
+    let mut r = rig(20, Codec::Pcmu, None);
+    let mut m = NegotiatedMedia::new(addr(PHONE), Codec::Pcmu);
+    m.direction = Direction::SendOnly;
+    r.leg.apply(Command::SetRemote(m.clone()), r.at(0));
+    let mut tx = FakeTx::default();
+    for t in 1..=101 {
+        r.tick(t, &mut tx);
+    }
+    assert_eq!(timeouts(&mut r), 1, "2 s of nothing: timed out");
+
+    let mut r = rig(21, Codec::Pcmu, None);
+    r.leg.apply(Command::SetRemote(m), r.at(0));
+    for t in 1..=300u64 {
+        if t % 50 == 0 {
+            // RTCP on the RTCP port (RTP port + 1), once a second.
+            r.leg.on_rtcp(&rtcp_rr(), addr("10.0.0.5:4001"), r.at(t), 0);
+        }
+        r.tick(t, &mut tx);
+    }
+    assert_eq!(timeouts(&mut r), 0, "RTCP is life");
+}
+
+#[test]
+fn an_inactive_stream_waits_the_hold_timeout_not_forever() {
+    use crate::media::codec::Direction;
+    let mut r = rig(22, Codec::Pcmu, None);
+    let mut m = NegotiatedMedia::new(addr(PHONE), Codec::Pcmu);
+    m.direction = Direction::Inactive;
+    r.leg.apply(Command::SetRemote(m), r.at(0));
+    let mut tx = FakeTx::default();
+    for t in 1..=150 {
+        r.tick(t, &mut tx);
+    }
+    assert_eq!(timeouts(&mut r), 0, "3 s: within the 4 s hold timeout");
+    for t in 151..=201 {
+        r.tick(t, &mut tx);
+    }
+    assert_eq!(timeouts(&mut r), 1, "past the hold timeout");
+}
+
+#[test]
+fn a_pinned_leg_sends_only_to_the_pinned_ip_and_latches_from_it() {
+    let mut r = rig(23, Codec::Pcmu, None);
+    let mut m = NegotiatedMedia::new(addr("10.0.0.5:4000"), Codec::Pcmu);
+    m.peer_ip = Some("10.0.0.5".parse().unwrap());
+    r.leg.apply(Command::SetRemote(m), r.at(0));
+    r.leg.apply(
+        Command::StartMusic(vec![Prompt::new("", "m", vec![100; 1600])]),
+        r.at(0),
+    );
+    // A stranger's packet neither latches nor redirects our audio.
+    r.feed(1, &rtp(0, 1, 160, &[0xFF; 160]), "192.0.2.66:7000");
+    let mut tx = FakeTx::default();
+    r.tick(1, &mut tx);
+    assert!(tx.take().iter().all(|(to, _)| *to == addr("10.0.0.5:4000")));
+    // The caller's own packet (another port, same IP: NAT) does.
+    r.feed(2, &rtp(0, 2, 320, &[0xFF; 160]), "10.0.0.5:6000");
+    r.tick(2, &mut tx);
+    let sent = tx.take();
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|(to, _)| *to == addr("10.0.0.5:6000")));
 }

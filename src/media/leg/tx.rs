@@ -226,10 +226,22 @@ impl Leg {
         }
     }
 
+    /// The media timeout is always armed once the peer is known: a peer that sends nothing
+    /// (a recvonly offer included) still sends RTCP, so silence on both means it is gone. An
+    /// inactive stream (a hold, or `c=0.0.0.0`) waits longer, never forever.
     fn check_timeout(&mut self, now: Instant) {
-        let armed = self.media.as_ref().is_some_and(|m| m.direction.receives());
-        let silent = now.saturating_duration_since(self.last_rtp);
-        if armed && !self.timed_out && silent >= self.setup.media_timeout {
+        let Some(media) = self.media.as_ref() else {
+            return;
+        };
+        let limit = if media.direction == super::super::codec::Direction::Inactive
+            || media.remote.ip().is_unspecified()
+        {
+            self.setup.hold_timeout.max(self.setup.media_timeout)
+        } else {
+            self.setup.media_timeout
+        };
+        let silent = now.saturating_duration_since(self.last_heard);
+        if !self.timed_out && silent >= limit {
             self.timed_out = true;
             MediaStats::add(&self.stats.media_timeouts, 1);
             tracing::info!(session = self.setup.id, call = %self.setup.label, ?silent, "media timeout");

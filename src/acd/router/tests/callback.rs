@@ -239,3 +239,110 @@ fn an_unanswered_offer_of_the_called_back_customer_keeps_them_in_front() {
     });
     assert_eq!(one_offer(&acts), ("c1".into(), "ann".into()));
 }
+
+fn desk_with(settings: &str) -> H {
+    let queues = format!(
+        r#"{SKILLS}
+[settings]
+{settings}
+
+[[queues]]
+name = "q"
+required = {{ hardware = 1 }}
+callback = {{ max_attempts = 2, retry_after_s = 120, dial_timeout_s = 30, offer_when_ewt_over_s = 100 }}
+expected_aht_s = 300
+"#
+    );
+    H::new(
+        &queues,
+        "[[agents]]\nid = \"ann\"\nskills = { hardware = 1 }\n",
+    )
+}
+
+fn web_callback(h: &mut H, id: &str, number: &str) -> Result<(), String> {
+    let acts = h.queue(QueuedCall {
+        callback_number: Some(number.into()),
+        ..call(id, "q")
+    });
+    acts.iter()
+        .find_map(|a| match a {
+            Action::CallbackBooked { .. } => Some(Ok(())),
+            Action::CallbackRefused { reason, .. } => Some(Err(reason.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| Err(format!("neither booked nor refused: {acts:?}")))
+}
+
+#[test]
+fn premium_rate_and_caribbean_numbers_are_refused_under_a_plus_one_allow_list() {
+    let mut h = desk_with(r#"callback_allowed_prefixes = ["+1", "1", "+44"]"#);
+    for (i, n) in [
+        "+18765550100",  // Jamaica
+        "+12845550100",  // British Virgin Islands
+        "+18095550100",  // Dominican Republic
+        "+19005550100",  // NANP premium
+        "18765550100",   // without the plus
+        "+449065550100", // UK premium
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = web_callback(&mut h, &format!("p{i}"), n);
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.contains("callback_denied_prefixes")),
+            "{n}: {r:?}"
+        );
+    }
+    assert_eq!(web_callback(&mut h, "ok", "+12125550100"), Ok(()));
+}
+
+#[test]
+fn the_deny_list_can_be_replaced() {
+    let mut h = desk_with(r#"callback_denied_prefixes = ["+1212"]"#);
+    assert_eq!(web_callback(&mut h, "a", "+18765550100"), Ok(()));
+    assert!(web_callback(&mut h, "b", "+12125550100").is_err());
+}
+
+#[test]
+fn callbacks_per_number_and_per_hour_are_capped() {
+    let mut h = desk_with("callback_max_per_number = 2\ncallback_max_per_hour = 3");
+    h.now = 1_000;
+    assert_eq!(web_callback(&mut h, "a1", "+15550001"), Ok(()));
+    assert_eq!(web_callback(&mut h, "a2", "+15550001"), Ok(()));
+    let r = web_callback(&mut h, "a3", "+15550001");
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.contains("callback_max_per_number")),
+        "{r:?}"
+    );
+    assert_eq!(web_callback(&mut h, "b1", "+15550002"), Ok(()));
+    let r = web_callback(&mut h, "b2", "+15550003");
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.contains("callback_max_per_hour")),
+        "{r:?}"
+    );
+    // An hour later the hourly cap has room again; the per-number cap holds for 24 hours.
+    h.now = 1_000 + 3_600_000;
+    assert_eq!(web_callback(&mut h, "b3", "+15550003"), Ok(()));
+    assert!(web_callback(&mut h, "a4", "+15550001").is_err());
+    h.now = 1_000 + 24 * 3_600_000;
+    assert_eq!(web_callback(&mut h, "a5", "+15550001"), Ok(()));
+}
+
+#[test]
+fn deny_list_matching_is_by_prefix_with_or_without_plus() {
+    use crate::acd::router::callbacks::denied_prefix;
+    let list: Vec<String> = crate::acd::config::DEFAULT_CALLBACK_DENIED
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(denied_prefix("+18765550100", &list), Some("+1876"));
+    assert_eq!(denied_prefix("12685550100", &list), Some("+1268"));
+    assert_eq!(denied_prefix("09065550100", &list), Some("09"));
+    assert_eq!(denied_prefix("+447012345678", &list), Some("+4470"));
+    assert_eq!(denied_prefix("+12125550100", &list), None);
+    assert_eq!(denied_prefix("+442079460000", &list), None);
+    assert_eq!(denied_prefix("+15550100", &list), None);
+}
