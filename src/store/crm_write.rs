@@ -199,11 +199,16 @@ impl Store {
                 // A ticket the agent names must be this caller's (or the one the IVR
                 // identified): linking another customer's ticket would hand its owner and
                 // contact to whoever typed the number. Refused before anything is written.
+                // With an external CRM (`outbox`) a ticket not stored here is that CRM's to
+                // check: nothing changes here for it, the outcome carries the call's contact.
                 if let Some(TicketChoice::Link(_)) = wrap.and_then(|w| w.ticket.as_ref()) {
-                    let own = ticket.as_ref().is_some_and(|t| {
-                        i.ticket_number.as_deref() == Some(t.number.as_str())
-                            || (t.contact_id.is_some() && t.contact_id == i.contact_id)
-                    });
+                    let own = match ticket.as_ref() {
+                        Some(t) => {
+                            i.ticket_number.as_deref() == Some(t.number.as_str())
+                                || (t.contact_id.is_some() && t.contact_id == i.contact_id)
+                        }
+                        None => outbox,
+                    };
                     if !own {
                         return Err(StoreError::Refused(format!(
                             "ticket `{number}` is not one of this caller's tickets; link one of \
@@ -528,9 +533,9 @@ mod tests {
                 ticket: Some(TicketChoice::Link(n.into())),
                 resolution: Resolution::Open,
             };
-            for foreign in ["T-2", "T-3", "T-404"] {
+            for (foreign, outbox) in [("T-2", true), ("T-3", true), ("T-404", false)] {
                 let err = s
-                    .save_interaction(&call("c1"), Some(&link(foreign)), true, 5)
+                    .save_interaction(&call("c1"), Some(&link(foreign)), outbox, 5)
                     .await
                     .unwrap_err();
                 assert!(
@@ -539,6 +544,22 @@ mod tests {
                     ts.label
                 );
             }
+            // With an external CRM a ticket not stored here is that CRM's to check.
+            let ext = s
+                .save_interaction(&call("c0"), Some(&link("T-404")), true, 5)
+                .await
+                .unwrap();
+            assert_eq!(ext.ticket, None, "{}", ts.label);
+            with_pool!(&s.db, |pool| {
+                sqlx::query("DELETE FROM crm_outbox")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM interactions")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            });
             // Nothing changed: still unowned, no interaction stored, nothing queued.
             let t = s.ticket_by_number("T-2").await.unwrap().unwrap();
             assert_eq!(t.owner, None, "{}", ts.label);
