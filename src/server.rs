@@ -247,6 +247,7 @@ async fn restore(settings: &Settings, directory: &Directory) -> anyhow::Result<R
     if let Some(path) = &settings.paths.users {
         let entries = users::load(path, &settings.sip.realm)
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+        let listed: Vec<String> = entries.iter().map(|u| u.username.clone()).collect();
         for u in entries {
             let stored = u.to_stored(&settings.sip.realm);
             retry(&format!("storing user {}", u.username), policy, || {
@@ -254,6 +255,17 @@ async fn restore(settings: &Settings, directory: &Directory) -> anyhow::Result<R
             })
             .await?;
             directory.insert(u);
+        }
+        // Users taken out of the file lose web login and every session.
+        let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+        let retired = retry(
+            "disabling users removed from the users file",
+            policy,
+            || store.retire_unlisted_users(&listed, now_ms()),
+        )
+        .await?;
+        if !retired.is_empty() {
+            tracing::warn!(users = ?retired, "users no longer in the users file: disabled and logged out");
         }
     }
     let node_id = settings.server.node_id;

@@ -174,8 +174,11 @@ pub struct TrunkSettings {
 pub struct HttpSettings {
     pub listen: SocketAddr,
     pub session_ttl_secs: u64,
-    /// Mark cookies `Secure` (set when served behind TLS).
+    /// Mark cookies `Secure`: by default when HTTPS is on (`tls_listen`), or as configured.
     pub secure_cookies: bool,
+    /// Bearer token for `/metrics` from addresses other than loopback (which may scrape
+    /// without one). Without a token, `/metrics` answers loopback only.
+    pub metrics_token: Option<String>,
     /// Extra origins allowed to open the agent/supervisor sockets (besides same-origin).
     pub allowed_origins: Vec<String>,
     /// HTTPS/WSS (browsers give a page the microphone only in a secure context).
@@ -442,7 +445,9 @@ fn default_register_expires() -> u32 {
 pub(crate) struct RawHttp {
     pub listen: Spanned<String>,
     pub session_ttl_secs: u64,
-    pub secure_cookies: bool,
+    /// Unset: `Secure` exactly when `tls_listen` is set.
+    pub secure_cookies: Option<bool>,
+    pub metrics_token: Option<String>,
     pub allowed_origins: Vec<String>,
     pub tls_listen: Option<Spanned<String>>,
     pub tls_cert: Option<String>,
@@ -455,7 +460,8 @@ impl Default for RawHttp {
         RawHttp {
             listen: Spanned::new(0..0, "0.0.0.0:8080".into()),
             session_ttl_secs: 12 * 3600,
-            secure_cookies: false,
+            secure_cookies: None,
+            metrics_token: None,
             allowed_origins: Vec::new(),
             tls_listen: None,
             tls_cert: None,

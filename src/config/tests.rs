@@ -305,3 +305,27 @@ fn abuse_defences_have_defaults_and_checked_values() {
         "{all:?}"
     );
 }
+
+/// Issue 14 row 14: the session cookie was not `Secure` by default with HTTPS on.
+#[test]
+fn cookies_are_secure_by_default_when_https_is_on_and_metrics_token_is_read() {
+    let tls = "[http]\ntls_listen = \"127.0.0.1:8443\"\ntls_self_signed = true\n";
+    let s = parse(Path::new("c.toml"), tls).expect("tls");
+    assert!(s.http.secure_cookies, "HTTPS on: Secure by default");
+    assert_eq!(s.http.metrics_token, None);
+    let s = parse(
+        Path::new("c.toml"),
+        &format!("{tls}secure_cookies = false\n"),
+    )
+    .expect("off");
+    assert!(!s.http.secure_cookies, "explicitly off");
+    let s = parse(Path::new("c.toml"), "").expect("plain");
+    assert!(!s.http.secure_cookies, "plain HTTP only: not Secure");
+    let s = parse(
+        Path::new("c.toml"),
+        "[http]\nsecure_cookies = true\nmetrics_token = \"s3cret\"\n",
+    )
+    .expect("on");
+    assert!(s.http.secure_cookies);
+    assert_eq!(s.http.metrics_token.as_deref(), Some("s3cret"));
+}

@@ -462,7 +462,8 @@ pub(super) fn settings(
         http: HttpSettings {
             listen,
             session_ttl_secs: http.session_ttl_secs,
-            secure_cookies: http.secure_cookies,
+            secure_cookies: http.secure_cookies.unwrap_or(tls.is_some()),
+            metrics_token: http.metrics_token.filter(|t| !t.is_empty()),
             allowed_origins: http.allowed_origins,
             tls,
         },

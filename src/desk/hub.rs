@@ -571,9 +571,15 @@ impl Desk {
             .crm
             .save(&interaction, Some(&wrap), now)
             .await
-            .map_err(|e| {
-                tracing::warn!(%call_id, error = %e, "wrap-up not stored; the agent can retry");
-                format!("could not store the wrap-up ({e}); nothing is lost, try again")
+            .map_err(|e| match e {
+                crate::store::StoreError::Refused(why) => {
+                    tracing::warn!(%call_id, %agent, %why, "wrap-up refused");
+                    format!("wrap-up refused: {why}")
+                }
+                e => {
+                    tracing::warn!(%call_id, error = %e, "wrap-up not stored; the agent can retry");
+                    format!("could not store the wrap-up ({e}); nothing is lost, try again")
+                }
             })?;
         self.drafts.remove(call_id);
         {

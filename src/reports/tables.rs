@@ -245,7 +245,19 @@ fn agents(t: &RangeTally, x: &Extras) -> Table {
     }
 }
 
-/// The table as CSV: a header of column names, then the rows (null → empty).
+/// A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return first) gets a leading `'` so it stays text (CSV injection, OWASP). Numbers are
+/// numbers, never text, and are written as they are.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The table as CSV: a header of column names, then the rows (null → empty; text that could
+/// start a formula prefixed with `'`).
 pub fn to_csv(t: &Table) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(&t.columns);
@@ -254,7 +266,7 @@ pub fn to_csv(t: &Table) -> String {
             .iter()
             .map(|v| match v {
                 Value::Null => String::new(),
-                Value::String(s) => s.clone(),
+                Value::String(s) => csv_text(s),
                 other => other.to_string(),
             })
             .collect();

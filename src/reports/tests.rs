@@ -519,3 +519,25 @@ fn csv_has_the_header_and_empty_nulls() {
         "queue,asa_secs\n\"a,b\",\n c,1.5\n".replace(" c", "c")
     );
 }
+
+/// Issue 14 row 14: text starting with `=`, `+`, `-` or `@` (a caller's name, a queue, an
+/// agent's display name) ran as a formula when the CSV was opened in a spreadsheet.
+#[test]
+fn csv_text_that_could_run_as_a_formula_is_prefixed() {
+    let t = super::tables::Table {
+        columns: vec!["agent_name", "n"],
+        rows: vec![
+            vec![json!("=1+1"), json!(-3)],
+            vec![json!("+44 20"), json!(1)],
+            vec![json!("-x"), json!(2)],
+            vec![json!("@SUM(A1)"), json!(3)],
+            vec![json!("\tcmd"), json!(4)],
+            vec![json!("Ann = ok"), json!(5)],
+        ],
+        chart: None,
+    };
+    assert_eq!(
+        super::tables::to_csv(&t),
+        "agent_name,n\n'=1+1,-3\n'+44 20,1\n'-x,2\n'@SUM(A1),3\n'\tcmd,4\nAnn = ok,5\n"
+    );
+}

@@ -4,7 +4,7 @@
 
 use super::backend::{values_list, with_pool, Backend, BeginWrite, RowExt};
 use super::crm_read::{ticket_row, TICKET_COLS};
-use super::error::Result;
+use super::error::{Result, StoreError};
 use super::Store;
 use crate::crm::model::{Contact, Interaction, Resolution, Ticket, TicketChoice, WrapUp};
 
@@ -196,6 +196,26 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 ticket = row.as_ref().map(ticket_row).transpose()?;
+                // A ticket the agent names must be this caller's (or the one the IVR
+                // identified): linking another customer's ticket would hand its owner and
+                // contact to whoever typed the number. Refused before anything is written.
+                // With an external CRM (`outbox`) a ticket not stored here is that CRM's to
+                // check: nothing changes here for it, the outcome carries the call's contact.
+                if let Some(TicketChoice::Link(_)) = wrap.and_then(|w| w.ticket.as_ref()) {
+                    let own = match ticket.as_ref() {
+                        Some(t) => {
+                            i.ticket_number.as_deref() == Some(t.number.as_str())
+                                || (t.contact_id.is_some() && t.contact_id == i.contact_id)
+                        }
+                        None => outbox,
+                    };
+                    if !own {
+                        return Err(StoreError::Refused(format!(
+                            "ticket `{number}` is not one of this caller's tickets; link one of \
+                             theirs or create a new ticket"
+                        )));
+                    }
+                }
             }
             if let Some(TicketChoice::Create(new)) = wrap.and_then(|w| w.ticket.as_ref()) {
                 let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tickets")
@@ -459,6 +479,113 @@ mod tests {
         t.tier = 3;
         apply_resolution(&mut t, Resolution::Escalated, Some("bob"), 6);
         assert_eq!(t.tier, 3, "tier 3 is the top");
+    }
+
+    fn contact(id: &str) -> Contact {
+        Contact {
+            id: id.into(),
+            name: id.into(),
+            organisation: None,
+            phones: vec![],
+            email: None,
+            language: None,
+            tier: 1,
+            vip: false,
+            notes: None,
+            account: None,
+        }
+    }
+
+    /// Issue 14 row 1: an agent could link any ticket number at wrap-up and, with "open",
+    /// become its owner (and so read that customer's contact and tickets).
+    #[tokio::test]
+    async fn a_wrap_up_links_only_the_callers_own_tickets() {
+        use super::super::test_support::test_stores;
+        for ts in test_stores("wrapup_foreign_ticket").await {
+            let s = &ts.store;
+            s.insert_contacts(&[contact("c-caller"), contact("c-victim")], 1)
+                .await
+                .unwrap();
+            let mut mine = ticket();
+            mine.id = "t-mine".into();
+            mine.number = "T-1".into();
+            mine.contact_id = Some("c-caller".into());
+            mine.owner = None;
+            let mut theirs = mine.clone();
+            theirs.id = "t-theirs".into();
+            theirs.number = "T-2".into();
+            theirs.contact_id = Some("c-victim".into());
+            let mut orphan = mine.clone();
+            orphan.id = "t-orphan".into();
+            orphan.number = "T-3".into();
+            orphan.contact_id = None;
+            s.insert_tickets(&[mine, theirs, orphan]).await.unwrap();
+            let call = |id: &str| Interaction {
+                id: format!("i-{id}"),
+                call_id: id.into(),
+                contact_id: Some("c-caller".into()),
+                agent: Some("mallory".into()),
+                ..Default::default()
+            };
+            let link = |n: &str| WrapUp {
+                disposition: "resolved".into(),
+                notes: String::new(),
+                ticket: Some(TicketChoice::Link(n.into())),
+                resolution: Resolution::Open,
+            };
+            for (foreign, outbox) in [("T-2", true), ("T-3", true), ("T-404", false)] {
+                let err = s
+                    .save_interaction(&call("c1"), Some(&link(foreign)), outbox, 5)
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(&err, StoreError::Refused(m) if m.contains(foreign)),
+                    "{}: {err}",
+                    ts.label
+                );
+            }
+            // With an external CRM a ticket not stored here is that CRM's to check.
+            let ext = s
+                .save_interaction(&call("c0"), Some(&link("T-404")), true, 5)
+                .await
+                .unwrap();
+            assert_eq!(ext.ticket, None, "{}", ts.label);
+            with_pool!(&s.db, |pool| {
+                sqlx::query("DELETE FROM crm_outbox")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                sqlx::query("DELETE FROM interactions")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            });
+            // Nothing changed: still unowned, no interaction stored, nothing queued.
+            let t = s.ticket_by_number("T-2").await.unwrap().unwrap();
+            assert_eq!(t.owner, None, "{}", ts.label);
+            assert_eq!(t.updated_ms, 0, "{}", ts.label);
+            assert!(s.ticket_interactions("t-theirs").await.unwrap().is_empty());
+            assert_eq!(s.outbox_pending().await.unwrap(), 0, "{}", ts.label);
+            // The caller's own ticket links, and the agent owns it.
+            let saved = s
+                .save_interaction(&call("c2"), Some(&link("T-1")), false, 6)
+                .await
+                .unwrap();
+            let t = saved.ticket.unwrap();
+            assert_eq!(
+                (t.number.as_str(), t.owner.as_deref()),
+                ("T-1", Some("mallory"))
+            );
+            // The ticket the IVR identified for this call links too (even without a contact).
+            let mut ivr = call("c3");
+            ivr.ticket_number = Some("T-3".into());
+            let saved = s
+                .save_interaction(&ivr, Some(&link("T-3")), false, 7)
+                .await
+                .unwrap();
+            assert_eq!(saved.ticket.map(|t| t.number), Some("T-3".into()));
+            ts.finish().await;
+        }
     }
 
     #[test]

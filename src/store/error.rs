@@ -27,6 +27,13 @@ pub enum StoreError {
     /// A row held a value this code does not understand (e.g. an unknown role).
     #[error("unexpected value in the database: {0}")]
     Corrupt(String),
+    /// The request is not allowed (e.g. a wrap-up linking another caller's ticket); nothing
+    /// was changed. The message says why, for the person who asked.
+    #[error("{0}")]
+    Refused(String),
+    /// Too much at once (e.g. every password-hashing slot taken): try again shortly.
+    #[error("{0}")]
+    Busy(String),
     /// Hashing a password failed.
     #[error("password hashing failed: {0}")]
     Hash(String),

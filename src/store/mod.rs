@@ -52,7 +52,7 @@ pub use registrations::Binding;
 pub use reports::{AuditRow, Cursor, TicketCallRow, TicketTimes};
 pub use sessions::Session;
 pub use sip_credentials::{ha1, DigestAlgorithm};
-pub use throttle::ThrottlePolicy;
+pub use throttle::{LoginKeys, LoginThrottle, ThrottlePolicy};
 pub use user_seed::HashedUser;
 pub use users::{NewUser, Role, User};
 pub use writer::{EventWriter, StoreHandle, WriterConfig, WriterMetrics};

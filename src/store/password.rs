@@ -1,6 +1,10 @@
-//! Password hashing for HTTP login: argon2id PHC strings, run off the async threads.
+//! Password hashing for HTTP login: argon2id PHC strings, run off the async threads, at most
+//! [`MAX_CONCURRENT_HASHES`] at a time.
 
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -8,12 +12,41 @@ use rand::Rng;
 
 use super::error::{Result, StoreError};
 
+/// At most this many argon2 computations at once (each takes ~19 MiB and a core for tens of
+/// milliseconds): a burst of logins queues here instead of exhausting memory and threads.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// How long an attempt waits for a hashing slot before it is turned away as busy.
+pub const HASH_SLOT_WAIT: Duration = Duration::from_secs(2);
+
+fn slots() -> &'static Semaphore {
+    static SLOTS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+    &SLOTS
+}
+
+/// A hashing slot, or `StoreError::Busy` after [`HASH_SLOT_WAIT`].
+async fn slot() -> Result<SemaphorePermit<'static>> {
+    acquire(slots(), HASH_SLOT_WAIT).await
+}
+
+async fn acquire(sem: &Semaphore, wait: Duration) -> Result<SemaphorePermit<'_>> {
+    match tokio::time::timeout(wait, sem.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) | Err(_) => Err(StoreError::Busy(
+            "too many password checks at once; try again in a moment".into(),
+        )),
+    }
+}
+
 /// Hash `password` with argon2id (default parameters, random 16-byte salt).
 pub(crate) async fn hash(password: &str) -> Result<String> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_now(&password))
+    let permit = slot().await?;
+    let out = tokio::task::spawn_blocking(move || hash_now(&password))
         .await
-        .map_err(|e| StoreError::Hash(e.to_string()))?
+        .map_err(|e| StoreError::Hash(e.to_string()))?;
+    drop(permit);
+    out
 }
 
 /// Hash on the calling thread (for the CLI; async code uses [`hash`]).
@@ -35,7 +68,8 @@ fn hash_now(password: &str) -> Result<String> {
 /// unknown username costs the same time as a wrong password.
 pub(crate) async fn verify(stored: Option<String>, password: &str) -> Result<bool> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    let permit = slot().await?;
+    let out = tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = match stored {
             Some(s) => s,
@@ -44,7 +78,9 @@ pub(crate) async fn verify(stored: Option<String>, password: &str) -> Result<boo
         Ok(verify_now(&phc, &password) && known)
     })
     .await
-    .map_err(|e| StoreError::Hash(e.to_string()))?
+    .map_err(|e| StoreError::Hash(e.to_string()))?;
+    drop(permit);
+    out
 }
 
 fn verify_now(phc: &str, password: &str) -> bool {
@@ -71,6 +107,30 @@ fn dummy() -> Result<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14 row 6: no cap on concurrent argon2 hashes. A check beyond the cap waits for a
+    /// slot, and gives up as busy (503 at the web) if none frees in time.
+    #[tokio::test]
+    async fn a_check_beyond_the_cap_waits_then_is_turned_away_as_busy() {
+        let sem = Semaphore::new(2);
+        let a = acquire(&sem, Duration::from_millis(50)).await.unwrap();
+        let _b = acquire(&sem, Duration::from_millis(50)).await.unwrap();
+        let t = std::time::Instant::now();
+        let err = acquire(&sem, Duration::from_millis(100)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Busy(_)), "{err}");
+        assert!(t.elapsed() >= Duration::from_millis(100), "it waited first");
+        // A slot freed while waiting is taken.
+        let waiter = tokio::spawn(async move {
+            let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
+            let held = sem.acquire().await.unwrap();
+            let wait = tokio::spawn(acquire(sem, Duration::from_secs(5)));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+            wait.await.unwrap().is_ok()
+        });
+        assert!(waiter.await.unwrap());
+        drop(a);
+    }
 
     #[tokio::test]
     async fn the_right_password_verifies_and_a_wrong_one_does_not() {

@@ -27,20 +27,26 @@ pub async fn agent_socket(
     };
     let agent = user.0.username.clone();
     let name = user.0.display_name.clone();
-    ws.on_upgrade(move |socket| async move {
-        let stats = desk.stats(&agent).await.unwrap_or_default();
-        let device = if desk.has_phone(&agent) {
-            "phone"
-        } else {
-            "browser"
-        };
-        let (id, rx) = desk.connect(&agent, &name, stats, device);
-        tracing::info!(%agent, socket = id, "agent page connected");
-        relay(socket, rx, &desk, &agent).await;
-        tracing::info!(%agent, socket = id, "agent page disconnected");
-        desk.disconnect(&agent, id);
-    })
+    ws.max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let stats = desk.stats(&agent).await.unwrap_or_default();
+            let device = if desk.has_phone(&agent) {
+                "phone"
+            } else {
+                "browser"
+            };
+            let (id, rx) = desk.connect(&agent, &name, stats, device);
+            tracing::info!(%agent, socket = id, "agent page connected");
+            relay(socket, rx, &desk, &agent).await;
+            tracing::info!(%agent, socket = id, "agent page disconnected");
+            desk.disconnect(&agent, id);
+        })
 }
+
+/// The largest message a page may send on the agent or supervisor socket (the biggest real one,
+/// a wrap-up with notes or a WebRTC offer, is a few KiB). A larger one closes the socket.
+pub(super) const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 /// Browsers always send Origin on WebSocket requests: refuse pages from other sites (CSWSH).
 /// Clients that are not browsers send none and are judged by their cookie alone.

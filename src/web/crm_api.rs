@@ -4,7 +4,7 @@
 //!
 //! - `GET /api/pop/{call_id}`
 //! - `GET /api/contacts?q=&page=&per_page=` (supervisors) · `GET /api/contacts/{id}` ·
-//!   `POST /api/contacts`
+//!   `POST /api/contacts` (supervisors)
 //! - `GET /api/tickets?contact=&status=&page=&per_page=` · `GET /api/tickets/{number}` (with its
 //!   calls and FCR)
 //! - `GET /api/interactions?ticket=&page=&per_page=` (supervisors)
@@ -159,9 +159,17 @@ pub struct NewContact {
 
 pub async fn create_contact(
     State(s): State<AppState>,
-    _user: AuthUser,
+    user: AuthUser,
     Json(new): Json<NewContact>,
 ) -> Response {
+    // A contact claims phone numbers: an agent adding one with a real customer's number would
+    // put a stranger's name on that customer's pops. Supervisors vet new contacts.
+    if !is_supervisor(&user) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "creating contacts is for supervisors; ask a supervisor to add the caller",
+        );
+    }
     if new.name.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "name is empty");
     }

@@ -2,7 +2,7 @@
 //! the agent socket). Sends the latest `snapshot` at once, then each new one; a slow socket
 //! skips to the newest rather than queueing old ones. Answers `ping` with `pong`.
 
-use super::agent_ws::origin_ok;
+use super::agent_ws::{origin_ok, MAX_WS_MESSAGE};
 use super::supervisor_api::supervisor;
 use super::{AppState, AuthUser};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -28,13 +28,15 @@ pub async fn supervisor_socket(
     let who = user.0.username.clone();
     let rx = sup.subscribe();
     let metrics = s.metrics.clone();
-    ws.on_upgrade(move |socket| async move {
-        metrics.supervisor_sockets.inc();
-        tracing::info!(supervisor = %who, "wallboard connected");
-        relay(socket, rx).await;
-        metrics.supervisor_sockets.dec();
-        tracing::info!(supervisor = %who, "wallboard disconnected");
-    })
+    ws.max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            metrics.supervisor_sockets.inc();
+            tracing::info!(supervisor = %who, "wallboard connected");
+            relay(socket, rx).await;
+            metrics.supervisor_sockets.dec();
+            tracing::info!(supervisor = %who, "wallboard disconnected");
+        })
 }
 
 async fn relay(mut socket: WebSocket, mut rx: watch::Receiver<Arc<str>>) {

@@ -179,6 +179,11 @@ impl Server {
         panic!("server did not become ready; log:\n{}", self.log_text());
     }
 
+    /// The config file the server runs on (edit it, then restart).
+    pub fn config_path(&self) -> &Path {
+        &self.cfg
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -84,11 +84,19 @@
     }
     return data;
   };
-  // Who is logged in; sends the browser to the login page when nobody is.
+  // Who is logged in; sends the browser to the login page when nobody is (401 only). When the
+  // server cannot tell (503: its database is not answering; or no answer at all) the session is
+  // kept and the question asked again, 1 s, 2 s, 4 s ... 10 s apart.
   H.requireLogin = async function () {
-    try { return await H.api('GET', '/api/me'); } catch (e) {
-      if (e.status === 401) { location.href = '/'; return new Promise(() => {}); }
-      throw e;
+    let wait = 1000, told = false;
+    for (;;) {
+      try { return await H.api('GET', '/api/me'); } catch (e) {
+        if (e.status === 401) { location.href = '/'; return new Promise(() => {}); }
+        if (e.status !== undefined && e.status !== 503 && e.status !== 502 && e.status !== 504) throw e;
+        if (!told) { told = true; H.toast('The server is not answering; retrying\u2026', 'bad'); }
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 10000);
     }
   };
   H.logout = async function () {

@@ -87,6 +87,12 @@
   }
 
   function unknownCaller(pop, opts) {
+    if (!opts.canCreateContact) {
+      // Only supervisors create contacts (a contact claims phone numbers).
+      return el('div', { class: 'notice info wide', 'data-testid': 'unknown-caller' },
+        'Unknown caller',
+        el('p', { text: `No contact has the number ${pop.caller || '(withheld)'}. A supervisor can add the contact.` }));
+    }
     const status = el('p', { class: 'error-text', role: 'alert' });
     const form = el('form', { class: 'create-contact', 'data-testid': 'create-contact-form', hidden: true },
       el('div', { class: 'row' },
