@@ -28,15 +28,10 @@ def best_match(recording, prompt):
     return best_match_at(recording, prompt)[0]
 
 
-def best_match_at(recording, prompt):
-    """(peak normalised cross-correlation 0..1, seconds into `recording` where it peaks) of
-    `prompt` inside `recording`."""
-    rec, r1 = read_wav(recording)
-    ref, r2 = read_wav(prompt)
-    assert r1 == r2 == 8000, (r1, r2)
-    ref = ref[: 8000 * 3]  # the first three seconds are plenty to identify a prompt
-    if len(rec) < len(ref):
-        return 0.0, 0.0
+def _peak(rec, ref):
+    """(peak normalised cross-correlation of `ref` anywhere inside `rec`, sample index)."""
+    if len(rec) < len(ref) or not len(ref):
+        return 0.0, 0
     n = 1 << int(np.ceil(np.log2(len(rec) + len(ref))))
     corr = np.fft.irfft(np.fft.rfft(rec, n) * np.conj(np.fft.rfft(ref, n)), n)[: len(rec) - len(ref) + 1]
     # Energy of each recording window the prompt is compared with.
@@ -45,7 +40,33 @@ def best_match_at(recording, prompt):
     denom = np.sqrt(np.maximum(win, 1e-9) * float(np.dot(ref, ref)))
     score = np.abs(corr) / denom
     at = int(np.argmax(score))
-    return float(score[at]), at / 8000
+    return float(score[at]), at
+
+
+def best_match_at(recording, prompt):
+    """(peak normalised cross-correlation 0..1, seconds into `recording` where it peaks) of
+    `prompt` inside `recording`.
+
+    A real call's playout can slip by a frame (a 20 ms packet late or repeated by the phone's
+    jitter buffer), which breaks one long correlation although every word was heard. So the
+    prompt's half-second pieces are also matched, each near where the whole prompt aligned
+    (±60 ms), and their median counts: a prompt that was not played does not line up piece by
+    piece any better than as a whole."""
+    rec, r1 = read_wav(recording)
+    ref, r2 = read_wav(prompt)
+    assert r1 == r2 == 8000, (r1, r2)
+    ref = ref[: 8000 * 3]  # the first three seconds are plenty to identify a prompt
+    if len(rec) < len(ref):
+        return 0.0, 0.0
+    whole, at = _peak(rec, ref)
+    piece, slack = 4000, 480
+    pieces = []
+    for start in range(0, len(ref) - piece + 1, piece):
+        lo = max(0, at + start - slack)
+        hi = min(len(rec), at + start + piece + slack)
+        pieces.append(_peak(rec[lo:hi], ref[start:start + piece])[0])
+    robust = float(np.median(pieces)) if pieces else 0.0
+    return max(whole, robust), at / 8000
 
 
 def tone_power(recording, freq, last_seconds=None):
