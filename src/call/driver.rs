@@ -183,7 +183,16 @@ impl CallTask {
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
             let recording_until = self.recording_until.unwrap_or(far);
+            // Biased, legs' results first: an agent's answer that reached us before the
+            // caller's BYE (it comes one hop later, through its leg's forwarder) is taken
+            // first, so the call is stored answered, then ended, as it happened.
             tokio::select! {
+                biased;
+                done = self.done_rx.recv() => {
+                    if let Some(d) = done {
+                        self.done(d);
+                    }
+                }
                 ev = leg_rx.recv() => {
                     let Some((leg, ev)) = ev else { break "failed" };
                     match ev {
@@ -240,11 +249,6 @@ impl CallTask {
                     Some(cue) => self.cue(cue),
                     None => self.cues = None,
                 },
-                done = self.done_rx.recv() => {
-                    if let Some(d) = done {
-                        self.done(d);
-                    }
-                }
                 cmd = self.desk_rx.recv() => {
                     if let Some((agent, cmd)) = cmd {
                         self.desk_command(agent, cmd);
