@@ -117,13 +117,6 @@ pub struct Desk {
     disposition_required: std::collections::HashSet<String>,
 }
 
-/// Whether `agent`'s page shows `call_id` as their call (answered).
-fn e_is_connected(desk: &Desk, agent: &str, call_id: &str) -> bool {
-    desk.agents
-        .get(agent)
-        .is_some_and(|s| s.call.as_ref().is_some_and(|c| c.call_id == call_id))
-}
-
 impl Desk {
     /// `disposition_required`: the queues (`disposition_required = true` in queues.toml) whose
     /// wrap-up must record a disposition.
@@ -524,12 +517,19 @@ impl Desk {
             .map(|e| e.key().1.clone())
     }
 
+    /// Whether `agent`'s page shows `call_id` as their (answered) call.
+    fn shows_call(&self, agent: &str, call_id: &str) -> bool {
+        self.agents
+            .get(agent)
+            .is_some_and(|s| s.call.as_ref().is_some_and(|c| c.call_id == call_id))
+    }
+
     /// The agent talking to the caller of `call_id`.
     fn connected_agent(&self, call_id: &str) -> Option<String> {
         self.calls
             .iter()
             .map(|e| e.key().1.clone())
-            .find(|a| e_is_connected(self, a, call_id))
+            .find(|a| self.shows_call(a, call_id))
     }
 
     fn to_call(&self, agent: &str, call_id: &str, cmd: DeskCommand) -> Result<(), String> {

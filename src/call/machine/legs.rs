@@ -88,34 +88,30 @@ impl Legs {
             .map(|(id, _)| *id)
     }
 
-    pub fn in_phase(&self, phase: LegPhase) -> Vec<LegId> {
-        self.legs
-            .iter()
-            .filter(|(_, l)| l.phase == phase)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
     /// Agent legs being set up or ringing: the outstanding offers.
     pub fn offers(&self) -> Vec<LegId> {
-        self.legs
-            .iter()
-            .filter(|(_, l)| {
-                matches!(l.role, Role::Agent(_))
-                    && matches!(l.phase, LegPhase::Opening | LegPhase::Ringing)
-            })
-            .map(|(id, _)| *id)
-            .collect()
+        self.matching(|l| {
+            matches!(l.role, Role::Agent(_))
+                && matches!(l.phase, LegPhase::Opening | LegPhase::Ringing)
+        })
     }
 
     /// Supervisor legs not over yet.
     pub fn supervisors(&self) -> Vec<LegId> {
+        self.matching(|l| {
+            matches!(l.role, Role::Supervisor(_))
+                && !matches!(l.phase, LegPhase::Ended | LegPhase::Ending)
+        })
+    }
+
+    pub fn in_phase(&self, phase: LegPhase) -> Vec<LegId> {
+        self.matching(|l| l.phase == phase)
+    }
+
+    fn matching(&self, keep: impl Fn(&Leg) -> bool) -> Vec<LegId> {
         self.legs
             .iter()
-            .filter(|(_, l)| {
-                matches!(l.role, Role::Supervisor(_))
-                    && !matches!(l.phase, LegPhase::Ended | LegPhase::Ending)
-            })
+            .filter(|(_, l)| keep(l))
             .map(|(id, _)| *id)
             .collect()
     }
