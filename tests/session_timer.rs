@@ -1,7 +1,7 @@
 //! RFC 4028 session timers against the real server: a raw-UDP caller asks for a 3 s session
 //! (the server runs with `session_expires_s = 3`, `min_se_s = 2`, test-only values) and lets
 //! the caller refresh. A caller that never refreshes gets BYE when the session expires
-//! (3 s − min(32, 3/3) = 2 s after the 200); one that refreshes by UPDATE every second is
+//! (3 s − min(32, 3/3) = 2 s after the 200); one that refreshes (UPDATE or SDP-less re-INVITE) every second is
 //! left alone until it stops. An interval below Min-SE gets 422.
 
 mod common;
@@ -121,22 +121,32 @@ impl Caller {
                 .next()
                 .unwrap_or(contact)
                 .to_string();
-            // ACK for a 2xx: new branch, same CSeq number.
-            self.branch += 1;
-            let ack = format!(
-                "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid}-{b}\r\n\
-                 Max-Forwards: 70\r\nFrom: <sip:+447700900123@127.0.0.1>;tag=caller-{cid}\r\nTo: {to}\r\n\
-                 Call-ID: {cid}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n",
-                target = self.target,
-                port = self.port(),
-                cid = self.call_id,
-                b = self.branch,
-                to = self.to,
-                seq = self.cseq,
-            );
-            self.send(&ack);
+            self.ack("");
         }
         resp
+    }
+
+    /// ACK for a 2xx (new branch, same CSeq number), with an SDP answer when the 2xx offered.
+    fn ack(&mut self, answer: &str) {
+        self.branch += 1;
+        let ct = if answer.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        let ack = format!(
+            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid}-{b}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:+447700900123@127.0.0.1>;tag=caller-{cid}\r\nTo: {to}\r\n\
+             Call-ID: {cid}\r\nCSeq: {seq} ACK\r\n{ct}Content-Length: {len}\r\n\r\n{answer}",
+            target = self.target,
+            port = self.port(),
+            cid = self.call_id,
+            b = self.branch,
+            to = self.to,
+            seq = self.cseq,
+            len = answer.len(),
+        );
+        self.send(&ack);
     }
 
     /// Waits for the server's BYE (answering it 200); any other request from the server
@@ -205,23 +215,31 @@ fn the_server_ends_a_call_whose_caller_stops_refreshing_the_session() {
         "BYE {after:?} after the 200; expected about 2 s"
     );
 
-    // A caller that refreshes by UPDATE every second is left alone, then expires 2 s after
-    // its last refresh.
+    // A caller that refreshes every second, by body-less UPDATE or by re-INVITE without SDP
+    // (answered with our SDP as the offer, the answer in its ACK), is left alone, then expires
+    // 2 s after its last refresh.
     let mut lively = Caller::new(server.sip, "st-lively");
     let ok = lively.invite("3");
     assert!(ok.starts_with("SIP/2.0 200"), "{}", start_line(&ok));
+    let our_sdp = ok.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    assert!(our_sdp.contains("m=audio"), "the 200 carries our SDP");
     let mut last_refresh = Instant::now();
-    for _ in 0..4 {
+    for method in ["UPDATE", "INVITE", "UPDATE", "INVITE"] {
         lively.quiet_for(Duration::from_secs(1));
         lively.request(
-            "UPDATE",
+            method,
             "Supported: timer\r\nSession-Expires: 3;refresher=uac\r\n",
             "",
         );
-        let r = lively.final_response("UPDATE", Duration::from_secs(2));
+        let r = lively.final_response(method, Duration::from_secs(2));
         last_refresh = Instant::now();
-        assert!(r.starts_with("SIP/2.0 200"), "{}", start_line(&r));
+        assert!(r.starts_with("SIP/2.0 200"), "{method}: {}", start_line(&r));
         assert_eq!(header(&r, "session-expires"), Some("3;refresher=uac"));
+        if method == "INVITE" {
+            let offer = r.split("\r\n\r\n").nth(1).unwrap_or("");
+            assert_eq!(offer, our_sdp, "the refresh offers the session unchanged");
+            lively.ack(SDP);
+        }
     }
     let bye_at = lively.await_bye(Duration::from_secs(6));
     let after = bye_at - last_refresh;

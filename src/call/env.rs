@@ -198,18 +198,23 @@ impl CallEnv {
     }
 }
 
-/// Our answer to a request inside a call: OPTIONS and INFO are acknowledged, anything else is
-/// not served here (405 with Allow).
+/// Our answer to a request inside a call: OPTIONS and INFO are acknowledged, an UPDATE with an
+/// offer is refused with 488, anything else is not served here (405 with Allow).
 pub(super) fn in_dialog_response(
     request: &crate::sip::message::Request,
 ) -> crate::sip::message::Response {
     use crate::sip::message::{Method, Response};
-    let ok = matches!(request.method, Method::Options | Method::Info);
-    let mut resp = Response::for_request(request, if ok { 200 } else { 405 }, "");
-    if !ok {
-        resp.headers.set("allow", crate::sip::endpoint::ALLOW);
+    match request.method {
+        Method::Options | Method::Info => Response::for_request(request, 200, ""),
+        // UPDATE is allowed (body-less refreshes are answered by the leg); an offer in one is
+        // not taken mid-call (RFC 3311 §5.2: 488, the session unchanged).
+        Method::Update => Response::for_request(request, 488, ""),
+        _ => {
+            let mut resp = Response::for_request(request, 405, "");
+            resp.headers.set("allow", crate::sip::endpoint::ALLOW);
+            resp
+        }
     }
-    resp
 }
 
 /// The stored end cause of a call whose caller leg ended on its own (not by our hangup).

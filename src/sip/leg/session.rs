@@ -10,7 +10,8 @@
 //! last SDP goes out at half the interval, unseen by the call layer; a refresh answered
 //! 408/481 or timed out, or a session nobody refreshed in time, ends with BYE and
 //! [`EndCause::SessionExpired`]. A body-less UPDATE is answered here; one with an offer
-//! goes to the call layer like other requests.
+//! goes to the call layer like other requests. A re-INVITE without an offer is answered here
+//! with our current SDP (the session unchanged); one with an offer goes to the call layer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -213,12 +214,21 @@ impl Session {
                 Err(min_se) => return respond_422(ctx, tx, &req, min_se),
             };
             let sdp = sdp_of(&req.headers, &req.body);
+            let refresh_offer = self.local_sdp.clone().filter(|_| sdp.is_none());
             self.incoming_reinvite = Some(IncomingReinvite {
                 tx,
                 request: req,
                 timer,
             });
-            ctx.emit(LegEvent::ReInvite { sdp });
+            match refresh_offer {
+                // A re-INVITE without an offer (a session refresh, or a delayed offer, §14.2):
+                // our 2xx offers the session unchanged, so the call layer has nothing to decide;
+                // the answer in the ACK keeps the media as it is.
+                Some(ours) => {
+                    let _ = self.answer_reinvite(ctx, ours);
+                }
+                None => ctx.emit(LegEvent::ReInvite { sdp }),
+            }
         }
     }
 

@@ -258,6 +258,38 @@ fn a_long_interval_expires_32_s_early() {
 }
 
 #[test]
+fn a_reinvite_without_sdp_is_answered_with_our_sdp_and_refreshes_the_session() {
+    let mut h = H::new();
+    let (leg, mut d, ok) = answered(&mut h, PEER_REFRESHES_90);
+    let events_before = h.events(leg).len();
+    let mut re = d.new_request(Method::Invite, &phone_via("z9hG4bKre0"));
+    re.headers.push("supported", "timer");
+    re.headers.push("session-expires", "90");
+    h.receive(re, 50 * S);
+    let reok = h.sent_responses(200).last().unwrap().clone();
+    assert_eq!(reok.cseq().unwrap().method, Method::Invite);
+    assert_eq!(reok.body, ok.body, "our 2xx offers the session unchanged");
+    assert_eq!(
+        reok.headers.get("session-expires"),
+        Some("90;refresher=uac")
+    );
+    assert!(
+        !h.events(leg)[events_before..]
+            .iter()
+            .any(|e| matches!(e, LegEvent::ReInvite { .. })),
+        "the call layer is not asked"
+    );
+    h.receive(d.ack_for_2xx(2, &phone_via("z9hG4bKre0ack")), 50 * S + 1);
+    h.advance(110 * S - 1);
+    assert!(
+        h.sent_requests(Method::Bye).is_empty(),
+        "refreshed at 50 s: no BYE before 110 s"
+    );
+    h.advance(110 * S);
+    assert_eq!(h.sent_requests(Method::Bye).len(), 1);
+}
+
+#[test]
 fn refreshes_from_the_peer_by_update_or_reinvite_move_the_expiry() {
     let mut h = H::new();
     let (leg, mut d, _) = answered(&mut h, PEER_REFRESHES_90);
