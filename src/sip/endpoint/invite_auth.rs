@@ -68,24 +68,8 @@ impl Endpoint {
             }
             AuthOutcome::Stale => self.challenge(now, true),
             AuthOutcome::Rejected(why) => {
-                shared
-                    .metrics
-                    .auth_failures
-                    .with_label_values(&["invite"])
-                    .inc();
-                let ban = match shared.limiter.lock() {
-                    Ok(mut l) => l.record_failure(ip, &user, now),
-                    Err(_) => Ban::None,
-                };
                 tracing::info!(source = %ip, user = %user.chars().take(64).collect::<String>(), why, "INVITE authentication failed");
-                if ban != Ban::None {
-                    shared.metrics.sip_banned.inc();
-                    tracing::warn!(
-                        source = %ip,
-                        user = %user.chars().take(64).collect::<String>(),
-                        scope = if ban == Ban::Address { "address" } else { "address+user" },
-                        "INVITE refused for repeated authentication failures"
-                    );
+                if tu::auth_failed(shared, ip, &user, "invite", now) != Ban::None {
                     return InviteAuth::Forbidden;
                 }
                 self.challenge(now, false)
