@@ -1,7 +1,8 @@
 //! Issue 14, row 3, against the real server: a caller's SDP cannot aim our audio at a third
 //! address (media goes only to the INVITE's source IP, latched to the first RTP from it); a
 //! caller that offers `a=recvonly` and sends nothing is hung up after the media timeout; every
-//! call ends at `[media] max_call_s` with the cause `max_call_length`. The test config trusts
+//! call ends at `[media] max_call_s` with the cause `max_call_length`, or at its queue's own
+//! `max_call_s` (queues.toml) once it joined that queue. The test config trusts
 //! only 127.0.0.2, so callers on 127.0.0.1 are untrusted.
 
 mod common;
@@ -91,4 +92,58 @@ fn a_call_longer_than_max_call_s_is_hung_up_with_cause_max_call_length() {
         server.log_text().contains("max_call_length"),
         "cause max_call_length not logged"
     );
+}
+
+#[test]
+fn a_queue_with_its_own_max_call_s_hangs_its_callers_up_at_that_length() {
+    // The sample queues with `max_call_s = 2` on hardware, and a dialplan that queues there at
+    // once; the global [media] max_call_s stays at its 4 h default.
+    let dir = std::env::temp_dir().join(format!("helpline-queue-max-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("plans")).expect("dir");
+    let queues = std::fs::read_to_string(common::repo().join("config/queues.toml"))
+        .expect("sample queues")
+        .replacen(
+            "name = \"hardware\"\n",
+            "name = \"hardware\"\nmax_call_s = 2\n",
+            1,
+        );
+    std::fs::write(dir.join("queues.toml"), queues).expect("queues");
+    std::fs::write(
+        dir.join("plans/queue.toml"),
+        "[plan]\ndescription = \"straight to hardware\"\nlanguages = [\"en\"]\n\
+         default_language = \"en\"\n[[entry]]\nnumber = \"+442079460999\"\nstart = \"q\"\n\
+         [nodes.q]\nkind = \"enqueue\"\nqueue = \"hardware\"\n",
+    )
+    .expect("plan");
+    let server = Server::start_edited("media-queue-max-call", "", "", |cfg| {
+        cfg.lines()
+            .map(|l| {
+                if l.starts_with("dialplans = ") {
+                    format!("dialplans = \"{}\"", dir.join("plans").display())
+                } else if l.starts_with("queues = ") {
+                    format!("queues = \"{}\"", dir.join("queues.toml").display())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let caller = Caller::new(server.sip, "ms-queue-max");
+    let answered = Instant::now();
+    caller.call_to("+442079460999", &sdp("127.0.0.1", 9, "sendrecv"));
+    let bye = caller
+        .await_bye(Duration::from_secs(8))
+        .expect("no BYE at the queue's maximum call length");
+    let after = bye - answered;
+    assert!(
+        after >= Duration::from_millis(1500) && after <= Duration::from_secs(5),
+        "BYE {after:?} after the answer; the queue's limit is 2 s"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.log_text().contains("max_call_length"),
+        "cause logged"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
