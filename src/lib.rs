@@ -12,6 +12,7 @@ pub mod ivr;
 pub mod loadgen;
 pub mod media;
 pub mod metrics;
+pub mod outbound;
 pub mod phone;
 pub mod reports;
 pub mod server;

@@ -44,6 +44,10 @@ pub struct Metrics {
     pub supervisor_actions: IntCounterVec,
     /// Callbacks by outcome: booked, refused, dialled, answered, no_answer, failed.
     pub callbacks: IntCounterVec,
+    /// Billable legs the outbound gate refused, by reason (see `crate::outbound::Refusal`).
+    pub outbound_refused: IntCounterVec,
+    /// Billable legs the outbound gate let through, by path.
+    pub outbound_legs: IntCounterVec,
     /// Failed authentications by kind (`register`, `invite`; web logins may add `web`).
     pub auth_failures: IntCounterVec,
     /// Bans started by the failed-auth limiter (an address/user pair or a whole address).
@@ -249,6 +253,18 @@ impl Metrics {
                 "helpline_callbacks_total",
                 "Callbacks by outcome (booked, refused, dialled, answered, no_answer, failed)",
                 &["outcome"],
+            ),
+            outbound_refused: counter_vec(
+                &r,
+                "helpline_outbound_refused_total",
+                "Billable outbound legs refused by the outbound gate, by reason",
+                &["reason"],
+            ),
+            outbound_legs: counter_vec(
+                &r,
+                "helpline_outbound_legs_total",
+                "Billable outbound legs the outbound gate let through, by path",
+                &["path"],
             ),
             auth_failures: counter_vec(
                 &r,

@@ -184,6 +184,11 @@ fn ivr_parts(
                 .map(|q| q.name.clone())
                 .collect(),
         },
+        max_call: acd
+            .queues
+            .iter()
+            .filter_map(|q| Some((q.name.clone(), Duration::from_millis(q.max_call_ms?))))
+            .collect(),
     })
 }
 
@@ -451,7 +456,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             stop.clone(),
         ),
     );
-    let manager = CallManager::new(settings.clone(), metrics.clone(), events.clone(), Some(ivr));
+    let outbound = Arc::new(crate::outbound::OutboundGate::new(
+        &settings,
+        metrics.clone(),
+        Some(store.clone()),
+    ));
+    let policy = RetryPolicy::startup(Duration::from_secs(settings.server.startup_retry_secs));
+    let legs = retry(
+        "outbound legs of the last day (table outbound_legs)",
+        policy,
+        || outbound.restore(),
+    )
+    .await?;
+    tracing::info!(legs, "outbound gate counts restored");
+    let manager = CallManager::new(
+        settings.clone(),
+        metrics.clone(),
+        events.clone(),
+        Some(ivr),
+        outbound,
+    );
 
     let mut registrar = Registrar::new(
         Authenticator::new(

@@ -1,132 +1,16 @@
 //! Issue 14, row 3, against the real server: a caller's SDP cannot aim our audio at a third
 //! address (media goes only to the INVITE's source IP, latched to the first RTP from it); a
 //! caller that offers `a=recvonly` and sends nothing is hung up after the media timeout; every
-//! call ends at `[media] max_call_s` with the cause `max_call_length`. The test config trusts
+//! call ends at `[media] max_call_s` with the cause `max_call_length`, or at its queue's own
+//! `max_call_s` (queues.toml) once it joined that queue. The test config trusts
 //! only 127.0.0.2, so callers on 127.0.0.1 are untrusted.
 
 mod common;
 
+use common::sip_caller::{count_rtp, sdp, Caller};
 use common::Server;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
-
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.split("\r\n\r\n").next()?.lines().skip(1).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn sdp(addr: &str, port: u16, direction: &str) -> String {
-    format!(
-        "v=0\r\no=- 1 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
-    )
-}
-
-struct Caller {
-    sock: UdpSocket,
-    server: SocketAddr,
-    call_id: String,
-}
-
-impl Caller {
-    fn new(server: SocketAddr, call_id: &str) -> Caller {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        Caller {
-            sock,
-            server,
-            call_id: call_id.into(),
-        }
-    }
-
-    fn recv(&self) -> Option<String> {
-        let mut buf = [0u8; 65535];
-        let (n, _) = self.sock.recv_from(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-    }
-
-    /// INVITE with `body`; the 200's SDP media address (ACKed).
-    fn call(&self, body: &str) -> SocketAddr {
-        let port = self.sock.local_addr().expect("addr").port();
-        let cid = &self.call_id;
-        let server = self.server;
-        let common = format!(
-            "Max-Forwards: 70\r\nFrom: <sip:+447700900123@127.0.0.1>;tag=caller-{cid}\r\n\
-             Call-ID: {cid}\r\n"
-        );
-        let invite = format!(
-            "INVITE sip:+442079460000@{server} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid}-1\r\n{common}\
-             To: <sip:+442079460000@helpline.test>\r\nCSeq: 1 INVITE\r\n\
-             Contact: <sip:caller@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\n\
-             Content-Length: {len}\r\n\r\n{body}",
-            len = body.len()
-        );
-        self.sock.send_to(invite.as_bytes(), server).expect("send");
-        let end = Instant::now() + Duration::from_secs(5);
-        let ok = loop {
-            assert!(Instant::now() < end, "no 200 to the INVITE");
-            let Some(m) = self.recv() else { continue };
-            if m.starts_with("SIP/2.0 1") || !m.starts_with("SIP/2.0") {
-                continue;
-            }
-            assert!(
-                m.starts_with("SIP/2.0 200"),
-                "{}",
-                m.lines().next().unwrap_or("")
-            );
-            break m;
-        };
-        let to = header(&ok, "to").expect("To");
-        let contact = header(&ok, "contact").expect("Contact");
-        let target = contact
-            .trim_start_matches('<')
-            .split('>')
-            .next()
-            .unwrap_or("");
-        let ack = format!(
-            "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid}-2\r\n\
-             {common}To: {to}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-        );
-        self.sock.send_to(ack.as_bytes(), server).expect("send");
-        let body = ok.split("\r\n\r\n").nth(1).unwrap_or("");
-        let ip = body
-            .lines()
-            .find_map(|l| l.strip_prefix("c=IN IP4 "))
-            .expect("c= in answer")
-            .trim();
-        let rtp_port = body
-            .lines()
-            .find_map(|l| l.strip_prefix("m=audio "))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("m= in answer");
-        format!("{ip}:{rtp_port}").parse().expect("media address")
-    }
-
-    /// Waits for the server's BYE and answers it; when it came.
-    fn await_bye(&self, within: Duration) -> Option<Instant> {
-        let end = Instant::now() + within;
-        while Instant::now() < end {
-            let Some(m) = self.recv() else { continue };
-            if !m.starts_with("BYE ") {
-                continue;
-            }
-            let at = Instant::now();
-            let mut ok = String::from("SIP/2.0 200 OK\r\n");
-            for name in ["via", "from", "to", "call-id", "cseq"] {
-                ok.push_str(&format!("{name}: {}\r\n", header(&m, name).unwrap_or("")));
-            }
-            ok.push_str("Content-Length: 0\r\n\r\n");
-            self.sock.send_to(ok.as_bytes(), self.server).expect("send");
-            return Some(at);
-        }
-        None
-    }
-}
 
 fn rtp(seq: u16) -> Vec<u8> {
     let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
@@ -134,23 +18,6 @@ fn rtp(seq: u16) -> Vec<u8> {
     p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
     p.extend_from_slice(&[0xFF; 160]);
     p
-}
-
-/// RTP packets (not RTCP) that reach `sock` within `d`.
-fn count_rtp(sock: &UdpSocket, d: Duration) -> usize {
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("timeout");
-    let end = Instant::now() + d;
-    let mut buf = [0u8; 2048];
-    let mut n = 0;
-    while Instant::now() < end {
-        if let Ok((len, _)) = sock.recv_from(&mut buf) {
-            if len >= 12 && !(200..=207).contains(&buf[1]) {
-                n += 1;
-            }
-        }
-    }
-    n
 }
 
 #[test]
@@ -225,4 +92,58 @@ fn a_call_longer_than_max_call_s_is_hung_up_with_cause_max_call_length() {
         server.log_text().contains("max_call_length"),
         "cause max_call_length not logged"
     );
+}
+
+#[test]
+fn a_queue_with_its_own_max_call_s_hangs_its_callers_up_at_that_length() {
+    // The sample queues with `max_call_s = 2` on hardware, and a dialplan that queues there at
+    // once; the global [media] max_call_s stays at its 4 h default.
+    let dir = std::env::temp_dir().join(format!("helpline-queue-max-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("plans")).expect("dir");
+    let queues = std::fs::read_to_string(common::repo().join("config/queues.toml"))
+        .expect("sample queues")
+        .replacen(
+            "name = \"hardware\"\n",
+            "name = \"hardware\"\nmax_call_s = 2\n",
+            1,
+        );
+    std::fs::write(dir.join("queues.toml"), queues).expect("queues");
+    std::fs::write(
+        dir.join("plans/queue.toml"),
+        "[plan]\ndescription = \"straight to hardware\"\nlanguages = [\"en\"]\n\
+         default_language = \"en\"\n[[entry]]\nnumber = \"+442079460999\"\nstart = \"q\"\n\
+         [nodes.q]\nkind = \"enqueue\"\nqueue = \"hardware\"\n",
+    )
+    .expect("plan");
+    let server = Server::start_edited("media-queue-max-call", "", "", |cfg| {
+        cfg.lines()
+            .map(|l| {
+                if l.starts_with("dialplans = ") {
+                    format!("dialplans = \"{}\"", dir.join("plans").display())
+                } else if l.starts_with("queues = ") {
+                    format!("queues = \"{}\"", dir.join("queues.toml").display())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let caller = Caller::new(server.sip, "ms-queue-max");
+    let answered = Instant::now();
+    caller.call_to("+442079460999", &sdp("127.0.0.1", 9, "sendrecv"));
+    let bye = caller
+        .await_bye(Duration::from_secs(8))
+        .expect("no BYE at the queue's maximum call length");
+    let after = bye - answered;
+    assert!(
+        after >= Duration::from_millis(1500) && after <= Duration::from_secs(5),
+        "BYE {after:?} after the answer; the queue's limit is 2 s"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.log_text().contains("max_call_length"),
+        "cause logged"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -136,7 +136,7 @@ impl CallTask {
                 }
             }
             DeskCommand::Dtmf(digits) if answered => self.media.send_dtmf(&digits),
-            DeskCommand::Transfer(to) if answered => self.transfer(to),
+            DeskCommand::Transfer(to) if answered => self.transfer(&agent, to),
             DeskCommand::Monitor { supervisor, mode } if answered => self.monitor(supervisor, mode),
             other => {
                 tracing::info!(call_id = %self.call_id, %agent, ?other, answered, "agent request not possible now");
@@ -168,16 +168,16 @@ impl CallTask {
 
     /// Blind transfer: the agent's part ends (they go to wrap-up) and the caller queues again
     /// — in another queue, or in the same one offered first to the named agent (the router's
-    /// ticket-owner preference, for the queue's `ticket_owner_first_s`). External numbers need
-    /// an outbound trunk route, which is not wired yet.
-    fn transfer(&mut self, to: crate::desk::protocol::TransferTarget) {
+    /// ticket-owner preference, for the queue's `ticket_owner_first_s`). External numbers ask
+    /// the outbound gate; their legs are not built yet (see [`super::transfer`]).
+    fn transfer(&mut self, agent: &str, to: crate::desk::protocol::TransferTarget) {
         use crate::desk::protocol::TransferTarget as T;
         let current = self.facts.queue.clone().unwrap_or_default();
         let (queue, owner) = match to {
             T::Queue(q) => (q, None),
             T::Agent(a) => (current, Some(a)),
             T::Number(n) => {
-                tracing::info!(call_id = %self.call_id, number = %n, "transfer to a number refused: no outbound route");
+                self.agent_transfer_to_number(agent, n);
                 return;
             }
         };

@@ -25,6 +25,8 @@ pub(super) struct Bridge {
     pub caller_id: String,
     pub offer: Bytes,
     pub line: DirectLine,
+    /// Who asked for the call, when it goes to a trunk (the outbound gate counts them).
+    pub requester: Option<crate::outbound::Requester>,
     pub env: Arc<CallEnv>,
 }
 
@@ -70,7 +72,24 @@ impl Bridge {
                 })
             }
             DirectTarget::Trunk { trunk, number } => {
-                let t = s.trunks.iter().find(|t| &t.name == trunk).ok_or(503u16)?;
+                // A billable leg: the outbound gate decides (premium numbers, caps); a refusal
+                // is logged and counted there, and the caller gets 403.
+                let req = crate::outbound::Request {
+                    path: crate::outbound::Path::DirectLine,
+                    number: number.clone(),
+                    requester: self.requester.clone().ok_or(403u16)?,
+                    trunk: Some(trunk.clone()),
+                };
+                let route = self
+                    .env
+                    .outbound
+                    .admit(&self.call_id, &req)
+                    .map_err(|_| 403u16)?;
+                let t = s
+                    .trunks
+                    .iter()
+                    .find(|t| t.name == route.trunk)
+                    .ok_or(503u16)?;
                 let uri = Uri::parse(&format!("sip:{number}@{}", t.domain)).map_err(|_| 500u16)?;
                 let to =
                     NameAddr::parse(&format!("<sip:{number}@{}>", t.domain)).map_err(|_| 500u16)?;

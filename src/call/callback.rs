@@ -34,7 +34,7 @@ impl CallTask {
 
     /// Play one prompt in the caller's language; its media play id. Only the offer is
     /// `barge_in`: the tail of the key that answered it must not cut what follows.
-    fn play_own(&mut self, name: &str, barge_in: bool) -> Option<u64> {
+    pub(super) fn play_own(&mut self, name: &str, barge_in: bool) -> Option<u64> {
         let prompt = self.env.prompts.get(self.ivr.language(), name);
         let Some(p) = prompt else {
             tracing::warn!(call_id = %self.call_id, prompt = name, "prompt missing");
@@ -91,12 +91,24 @@ impl CallTask {
         self.enqueue(q, Some(number));
     }
 
-    /// Why this caller may not be called back, if they may not: only a number asserted by a
-    /// trusted trunk (P-Asserted-Identity from `[sip] trusted_trunks`) is dialled; a `From`
-    /// anyone can write would make the centre call any number (toll fraud).
+    /// Why this caller may not be called back, if they may not: the outbound gate's answer
+    /// for a callback to their number (counted when it is dialled, not now). Only a number
+    /// asserted by a trusted trunk (P-Asserted-Identity from `[sip] trusted_trunks`) is
+    /// dialled; a `From` anyone can write would make the centre call any number (toll fraud).
     fn callback_not_allowed(&self) -> Option<String> {
-        (!self.facts.asserted)
-            .then(|| "the caller's number is not asserted by a trusted trunk".to_string())
+        let req = crate::outbound::Request {
+            path: crate::outbound::Path::Callback,
+            number: self.caller.clone(),
+            requester: super::facts::requester(&self.facts, &self.caller),
+            trunk: None,
+        };
+        let refusal = self.env.outbound.check(&self.call_id, &req).err()?;
+        Some(match refusal {
+            crate::outbound::Refusal::Unauthenticated => {
+                "the caller's number is not asserted by a trusted trunk".to_string()
+            }
+            other => other.reason(),
+        })
     }
 
     /// A refusal decided while the IVR was stepping, carried out after its step.

@@ -180,7 +180,16 @@ impl Pending {
     async fn place(&self, number: &str, ring: Duration) -> Result<Answered, Option<u16>> {
         let m = &self.env;
         let s = &m.settings.sip;
-        let Some(trunk) = s.trunks.first() else {
+        // Every attempt passes the outbound gate (and is counted there): a refusal is logged
+        // and counted by the gate, and the attempt fails like an unanswered one.
+        let req = crate::outbound::Request {
+            path: crate::outbound::Path::Callback,
+            number: number.to_string(),
+            requester: super::facts::requester(&self.facts, &self.caller),
+            trunk: None,
+        };
+        let route = m.outbound.admit(&self.call_id, &req).map_err(|_| None)?;
+        let Some(trunk) = s.trunks.iter().find(|t| t.name == route.trunk) else {
             tracing::warn!(call_id = %self.call_id, "no [[sip.trunks]] route to call the customer back on");
             return Err(None);
         };

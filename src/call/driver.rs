@@ -93,6 +93,8 @@ pub(super) struct CallTask {
     pub media_pin: Option<std::net::IpAddr>,
     /// A callback the call layer refused during an IVR step (told to the caller after it).
     pub callback_refusal: Option<String>,
+    /// The last prompt before we hang up (media play id), and the end cause to store.
+    pub farewell: Option<(u64, &'static str)>,
     /// The call's interaction has been handed on (to wrap-up or the store).
     pub interaction_saved: bool,
     /// Requests from the agents' pages about this call.
@@ -156,6 +158,7 @@ impl CallTask {
             facts,
             media_pin: None,
             callback_refusal: None,
+            farewell: None,
             interaction_saved: false,
             desk_tx,
             desk_rx,
@@ -336,6 +339,8 @@ impl CallTask {
             self.announcing = None;
         } else if let Some(tag) = self.own_plays.remove(&play_id) {
             self.feed(machine::Input::PromptFinished { tag });
+        } else if let Some((_, cause)) = self.farewell.filter(|(id, _)| *id == play_id) {
+            self.hangup(cause);
         } else {
             self.callback_prompt_finished(play_id);
         }
@@ -407,12 +412,7 @@ impl CallTask {
                 self.recording_until = None;
                 self.media.stop_recording();
             }
-            Action::Transfer { number } => {
-                // Transfers to allow-listed numbers go out through a trunk once the call layer
-                // has an outbound route for them; until then the caller is told goodbye.
-                tracing::warn!(call_id = %self.call_id, %number, "IVR transfer requested but no outbound route is wired yet");
-                self.hangup("transfer_unavailable");
-            }
+            Action::Transfer { number } => self.ivr_transfer(number),
             Action::SurveyResult { score, ticket } => {
                 if let Some(d) = self.desk() {
                     d.survey(&self.call_id, score);
@@ -475,10 +475,22 @@ impl CallTask {
         if let Some(music) = m.prompts.get("music", "hold") {
             self.media.start_music(vec![music]);
         }
+        self.limit_to_queue(&q.queue);
         self.queued = Some(q.clone());
         self.joining = Some(self.queued_call(&q, callback_number));
         self.pop = None;
         self.feed(machine::Input::Queue);
+    }
+
+    /// A queue with its own `max_call_s`: the call may last that long from its arrival.
+    fn limit_to_queue(&mut self, queue: &str) {
+        let limit = self.env.ivr.as_ref().and_then(|p| p.max_call.get(queue));
+        if let Some(limit) = limit {
+            let elapsed = crate::events::now_ms().saturating_sub(self.facts.arrived_ms);
+            let left = limit.saturating_sub(Duration::from_millis(elapsed.max(0) as u64));
+            tracing::debug!(call_id = %self.call_id, %queue, ?left, "the queue's maximum call length applies");
+            self.machine.limit_length(Instant::now() + left);
+        }
     }
 
     /// Keep the caller's path (nodes entered, the last menu choice) for the pop and the

@@ -29,6 +29,8 @@ pub struct IvrParts {
     pub webrtc: Option<Arc<crate::webrtc::WebRtcGateway>>,
     /// Queues whose answered calls are recorded, and where.
     pub recording: CallRecording,
+    /// Queues with their own maximum call length (`max_call_s` in queues.toml).
+    pub max_call: std::collections::HashMap<String, std::time::Duration>,
 }
 
 /// Which queues record, and where the files go.
@@ -58,6 +60,8 @@ pub struct CallEnv {
     pub(super) media_ip: IpAddr,
     pub(super) ivr: Option<IvrParts>,
     pub(super) prompts: Arc<crate::media::PromptLibrary>,
+    /// The gate every billable leg passes (see [`crate::outbound`]).
+    pub(super) outbound: Arc<crate::outbound::OutboundGate>,
 }
 
 impl CallEnv {
@@ -77,6 +81,7 @@ impl CallEnv {
         metrics: Arc<Metrics>,
         events: StoreHandle,
         ivr: Option<IvrParts>,
+        outbound: Arc<crate::outbound::OutboundGate>,
     ) -> CallEnv {
         let media_ip = settings
             .media
@@ -100,6 +105,7 @@ impl CallEnv {
             active: AtomicUsize::new(0),
             calls: DashMap::new(),
             media_ip,
+            outbound,
         }
     }
 
@@ -245,6 +251,7 @@ pub(super) fn cause_label(cause: &str) -> &'static str {
         "voicemail" => "voicemail",
         "media_timeout" => "media_timeout",
         "max_call_length" => "max_call_length",
+        "outbound_refused" => "outbound_refused",
         _ => "failed",
     }
 }

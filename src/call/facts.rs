@@ -94,6 +94,16 @@ impl Facts {
     }
 }
 
+/// Who causes a billable leg for this call (the outbound gate's per-requester key): the
+/// caller, vouched for when a trusted trunk asserted their number.
+pub(super) fn requester(facts: &Facts, caller: &str) -> crate::outbound::Requester {
+    if facts.asserted {
+        crate::outbound::Requester::Asserted(caller.to_string())
+    } else {
+        crate::outbound::Requester::Unverified(caller.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

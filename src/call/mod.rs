@@ -22,6 +22,7 @@ mod ports;
 mod queue_side;
 mod recording;
 mod session;
+mod transfer;
 mod voicemail;
 
 pub use env::{CallEnv, CallRecording, IvrParts};
@@ -56,9 +57,10 @@ impl CallManager {
         metrics: Arc<Metrics>,
         events: StoreHandle,
         ivr: Option<IvrParts>,
+        outbound: Arc<crate::outbound::OutboundGate>,
     ) -> Arc<CallManager> {
         Arc::new(CallManager {
-            env: Arc::new(CallEnv::new(settings, metrics, events, ivr)),
+            env: Arc::new(CallEnv::new(settings, metrics, events, ivr, outbound)),
         })
     }
 
@@ -104,7 +106,16 @@ impl CallSink for CallManager {
             return self.reject(&call, 404, caller, called);
         }
         if let Some(line) = direct {
-            return self.direct_line(call, line, caller, called, asserted);
+            let requester = match &line.target {
+                crate::config::DirectTarget::Trunk { .. } => {
+                    match self.billable_requester(&call, &caller, asserted) {
+                        Ok(r) => Some(r),
+                        Err(refusal) => return refusal,
+                    }
+                }
+                crate::config::DirectTarget::Agent(_) => None,
+            };
+            return self.direct_line(call, line, caller, called, asserted, requester);
         }
         if let Some(route) = self
             .ivr
@@ -171,7 +182,48 @@ impl CallManager {
 }
 
 impl CallManager {
-    /// Ring the caller and bridge to a direct line's target (see [`bridge`]).
+    /// Who asks for a billable leg with this INVITE: a trusted trunk's caller, or a user who
+    /// passes digest (407 until they do; 403 when banned for failures).
+    fn billable_requester(
+        &self,
+        call: &IncomingCall,
+        caller: &str,
+        asserted: bool,
+    ) -> Result<crate::outbound::Requester, Admission> {
+        use crate::outbound::Requester;
+        use crate::sip::endpoint::InviteAuth;
+        let ip = call.from.addr.ip();
+        if asserted
+            || self
+                .settings
+                .sip
+                .trusted_trunks
+                .iter()
+                .any(|n| n.contains(ip))
+        {
+            return Ok(Requester::Asserted(caller.to_string()));
+        }
+        let Some(ep) = self.endpoint.get() else {
+            return Err(Admission::Reject {
+                status: 503,
+                headers: vec![],
+            });
+        };
+        match ep.authorize_invite(&call.invite, &call.from) {
+            InviteAuth::Authorized(user) => Ok(Requester::User(user)),
+            InviteAuth::Challenge(headers) => Err(Admission::Reject {
+                status: 407,
+                headers,
+            }),
+            InviteAuth::Forbidden => Err(Admission::Reject {
+                status: 403,
+                headers: vec![],
+            }),
+        }
+    }
+
+    /// Ring the caller and bridge to a direct line's target (see [`bridge`]); `requester`:
+    /// who asks, for a target through a trunk.
     fn direct_line(
         &self,
         call: IncomingCall,
@@ -179,6 +231,7 @@ impl CallManager {
         caller: String,
         called: String,
         asserted: bool,
+        requester: Option<crate::outbound::Requester>,
     ) -> Admission {
         if call.invite.body.is_empty() {
             return self.reject(&call, 488, caller, called);
@@ -201,6 +254,7 @@ impl CallManager {
             caller_id: caller,
             offer: call.invite.body.clone(),
             line,
+            requester,
             env: manager,
         };
         tokio::spawn(b.run(rx));

@@ -19,6 +19,8 @@ pub struct Settings {
     pub reports: ReportSettings,
     pub wallboard: WallboardSettings,
     pub server: ServerSettings,
+    /// `[outbound]`: the gate every billable leg passes (deny-list, caps, daily ceiling).
+    pub outbound: crate::outbound::GateSettings,
 }
 
 /// `[server]`: who this server is among the nodes sharing a database, and how long it waits
@@ -296,6 +298,19 @@ pub(crate) struct RawSettings {
     pub reports: RawReports,
     pub wallboard: WallboardSettings,
     pub server: RawServer,
+    pub outbound: RawOutbound,
+}
+
+/// `[outbound]` as written: unset keys take [`crate::outbound::GateSettings::default`].
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawOutbound {
+    /// Replaces the default premium-rate list when set.
+    pub denied_prefixes: Option<Vec<Spanned<String>>>,
+    pub max_per_number_per_day: Option<u32>,
+    pub max_per_requester_per_hour: Option<u32>,
+    pub max_per_hour: Option<u32>,
+    pub max_per_day: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

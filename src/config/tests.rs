@@ -329,3 +329,28 @@ fn cookies_are_secure_by_default_when_https_is_on_and_metrics_token_is_read() {
     assert!(s.http.secure_cookies);
     assert_eq!(s.http.metrics_token.as_deref(), Some("s3cret"));
 }
+
+#[test]
+fn outbound_gate_defaults_and_a_bad_prefix_points_at_its_line() {
+    let s = parse(Path::new("c.toml"), "").expect("defaults");
+    assert_eq!(s.outbound, crate::outbound::GateSettings::default());
+    assert!(s.outbound.denied_prefixes.contains(&"+1900".to_string()));
+    let ok = "[outbound]\ndenied_prefixes = [\"+1900\", \"09\"]\nmax_per_day = 5\n";
+    let s = parse(Path::new("c.toml"), ok).expect("valid");
+    assert_eq!(s.outbound.denied_prefixes, vec!["+1900", "09"]);
+    assert_eq!(s.outbound.max_per_day, 5);
+    assert_eq!(
+        s.outbound.max_per_hour, 100,
+        "unset keys keep their defaults"
+    );
+    let bad = "[outbound]\ndenied_prefixes = [\"+1900\", \"premium\"]\n";
+    let errs = parse(Path::new("c.toml"), bad).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:2:29: outbound.denied_prefixes: `premium`"),
+        "{}",
+        errs[0]
+    );
+}

@@ -42,6 +42,40 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// `[outbound]`: each denied prefix is digits with an optional leading `+`.
+    fn outbound(&mut self, raw: RawOutbound) -> crate::outbound::GateSettings {
+        let d = crate::outbound::GateSettings::default();
+        let denied_prefixes = match raw.denied_prefixes {
+            None => d.denied_prefixes,
+            Some(list) => {
+                for p in &list {
+                    let digits = p.get_ref().strip_prefix('+').unwrap_or(p.get_ref());
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        self.err(
+                            p,
+                            format!(
+                                "outbound.denied_prefixes: `{}` is not a number prefix; write digits with an optional leading +, e.g. \"+1900\" or \"09\"",
+                                p.get_ref()
+                            ),
+                        );
+                    }
+                }
+                list.into_iter().map(Spanned::into_inner).collect()
+            }
+        };
+        crate::outbound::GateSettings {
+            denied_prefixes,
+            max_per_number_per_day: raw
+                .max_per_number_per_day
+                .unwrap_or(d.max_per_number_per_day),
+            max_per_requester_per_hour: raw
+                .max_per_requester_per_hour
+                .unwrap_or(d.max_per_requester_per_hour),
+            max_per_hour: raw.max_per_hour.unwrap_or(d.max_per_hour),
+            max_per_day: raw.max_per_day.unwrap_or(d.max_per_day),
+        }
+    }
+
     /// `[sip]` abuse defences: `never_ban` (CIDR; `trusted_trunks` are added), the failed-auth
     /// limiter and the Via/header caps. Every number must be positive.
     fn abuse(&mut self, sip: &RawSip, trusted: &[IpNet]) -> crate::sip::abuse::AbuseSettings {
@@ -223,7 +257,9 @@ pub(super) fn settings(
         reports,
         wallboard,
         server,
+        outbound,
     } = raw;
+    let outbound = c.outbound(outbound);
     if *server.node_id.get_ref() == 0 {
         c.err(
             &server.node_id,
@@ -501,6 +537,7 @@ pub(super) fn settings(
             node_id: server.node_id.into_inner(),
             startup_retry_secs: server.startup_retry_secs,
         },
+        outbound,
     })
 }
 

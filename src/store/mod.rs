@@ -17,6 +17,7 @@ mod derive;
 mod error;
 mod events;
 mod migrate;
+mod outbound;
 mod ownership;
 mod password;
 mod phones;
@@ -46,6 +47,7 @@ pub use derive::{
 pub use error::{Result, StoreError};
 pub use events::{CallRow, StoredEvent};
 pub use migrate::{migrate, MIGRATIONS_DIR};
+pub use outbound::OutboundLeg;
 pub use ownership::{LostAgent, LostCall, LostCalls, Owner, SERVER_LOST};
 pub use password::hash_blocking as hash_password_blocking;
 pub use registrations::Binding;

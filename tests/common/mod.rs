@@ -2,6 +2,8 @@
 //! temporary config and database, and stop it when the test ends.
 #![allow(dead_code)]
 
+pub mod sip_caller;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -104,6 +106,28 @@ impl Server {
     }
 
     pub fn spawn_with(name: &str, extra_sip: &str, extra_media: &str) -> Server {
+        Server::spawn_edited(name, extra_sip, extra_media, |c| c)
+    }
+
+    /// Like [`Server::start_with`], with the whole config text passed through `edit` first
+    /// (to change a key the test config already sets, e.g. `transfer_allow` or `dialplans`).
+    pub fn start_edited(
+        name: &str,
+        extra_sip: &str,
+        extra_media: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> Server {
+        let server = Server::spawn_edited(name, extra_sip, extra_media, edit);
+        server.wait_ready();
+        server
+    }
+
+    fn spawn_edited(
+        name: &str,
+        extra_sip: &str,
+        extra_media: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> Server {
         let dir = std::env::temp_dir().join(format!("helpline-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -124,7 +148,7 @@ impl Server {
             repo = repo().display(),
         );
         let cfg_path = dir.join("helpline.toml");
-        std::fs::write(&cfg_path, cfg).expect("write config");
+        std::fs::write(&cfg_path, edit(cfg)).expect("write config");
         let log = dir.join("server.log");
         let child = spawn_binary(&cfg_path, &log);
         Server {

@@ -243,3 +243,54 @@ def test_a_caller_whose_number_no_trusted_trunk_asserted_is_refused(ua, make_ser
     reasons = [p.get("reason", "") for k, p in evs if k == "call.callback_refused"]
     assert any("not asserted" in r for r in reasons), reasons
     assert "call.callback_requested" not in [k for k, _ in evs]
+
+
+PREMIUM = "+18765550123"   # Jamaica: dials like a US number under +1, billed as international
+
+
+def test_a_premium_rate_number_is_never_called_back(ua, make_server, tmp_path):
+    """Issue 14, outbound gate: a premium-rate number, even asserted by a trusted trunk and on
+    the router's allow-list, is refused by the gate when the caller asks from the queue and
+    from the IVR: told (`invalid_option`), kept waiting, never dialled, the refusal stored with
+    the gate's reason and counted."""
+    s = callback_server(ua, make_server, tmp_path, allowed="+1")
+    caller = ua.caller(f"sip:{PREMIUM}@127.0.0.1")
+    before = len(caller.incoming)
+    premium = {"P-Asserted-Identity": f"<sip:{PREMIUM}@127.0.0.1>"}
+
+    def refused_and_told(call, heard):
+        s.wait_rows(f"SELECT 1 FROM events WHERE call_id = '{call.cid}' "
+                    f"AND kind = 'call.callback_refused'", 1)
+        ua.pump(3.0)
+        assert call.state == "CONFIRMED", "a refused caller is not hung up"
+        call.hangup()
+        ua.pump(0.5)
+        call.stop_recording()
+        assert best_match(heard, PROMPTS / "en" / "invalid_option.wav") > 0.6, "the caller was told"
+        assert best_match(heard, PROMPTS / "en" / "callback_booked.wav") < 0.4
+        evs = events(s, call.cid)
+        reasons = [p.get("reason", "") for k, p in evs if k == "call.callback_refused"]
+        assert any("[outbound] denied_prefixes" in r for r in reasons), reasons
+        assert "call.callback_requested" not in [k for k, _ in evs]
+
+    # From the queue: the router's offer, accepted with 1.
+    heard = tmp_path / "queue.wav"
+    refused_and_told(wait_in_queue_and_accept(ua, s, caller, heard, headers=premium), heard)
+
+    # From the IVR: its callback_offer node, accepted with 1.
+    heard = tmp_path / "ivr.wav"
+    call = caller.call(f"sip:{SUPPORT}@{s.sip_uri_host}", play=VOICE, record=str(heard),
+                       headers=premium)
+    ua.wait(lambda: call.state == "CONFIRMED" and call.media_active)
+    ua.pump(0.5)
+    call.dtmf("1")   # English
+    ua.pump(1.0)
+    call.dtmf("2")   # hardware → callback offer
+    ua.pump(1.0)
+    call.dtmf("1")   # yes, call me back
+    refused_and_told(call, heard)
+
+    ua.pump(1.0)
+    assert len(caller.incoming) == before, "the trunk never dials a premium-rate number"
+    status, body, _ = s.http("/metrics")
+    assert re.search(r'helpline_outbound_refused_total\{reason="denied_prefix"\} 2', body), body

@@ -114,7 +114,15 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
              f'username = "helpline", password = "trunk-secret" }}]')
     server = make_server("sqlite", trunk + "\n" +
                          f'direct = [{{ number = "{EXTERNAL}", trunk = "provider", dial = "+15551230000" }}]')
-    caller = ua.caller("sip:+442079461111@127.0.0.1")
+    # A direct line to a trunk is billable (issue 14): a caller who is not a trusted trunk must
+    # pass digest (407) first. Without credentials the call is refused and the trunk never rings.
+    anonymous = ua.caller("sip:+442079461111@127.0.0.1")
+    refused = anonymous.call(f"sip:{EXTERNAL}@{server.sip_uri_host}")
+    ua.wait(lambda: refused.state == "DISCONNECTED", what="unauthenticated call refused")
+    assert refused.last_code == 407, refused.last_code
+    assert not callee.incoming, "the trunk is not called for an unauthenticated caller"
+    # A user with SIP credentials answers our 407, and we answer the trunk's.
+    caller = Account(ua, "sip:agent1@127.0.0.1", username="agent1", password="agent1-pw")
     call = caller.call(f"sip:{EXTERNAL}@{server.sip_uri_host}")
     ua.wait(lambda: call.state == "CONFIRMED", what="answered through the trunk")
     # The far end is CONFIRMED once our ACK reaches it, a moment after the caller's.
@@ -125,6 +133,7 @@ def test_trunk_that_challenges_with_407_is_answered(ua, make_server, challenging
     assert "challenging INVITE" in log and "INVITE authenticated for helpline" in log, log
     states = leg_states(server, call.cid)
     assert states[0] == "calling" and "answered" in states, states
+    caller.shutdown()
 
 
 def test_outbound_registration_to_a_trunk_answers_the_401(ua, make_server, challenging_trunk):

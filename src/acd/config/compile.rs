@@ -447,6 +447,16 @@ fn compile_queue(q: &RawQueue, src: &Src, lk: &Lookup, d: &mut Diags) -> QueueDe
     def.wrap_up_ms = q.wrap_up_s.map_or(0, |s| s * 1000);
     def.disposition_required = q.disposition_required.unwrap_or(false);
     def.record = q.record.unwrap_or(false);
+    if let Some(m) = &q.max_call_s {
+        if *m.get_ref() == 0 {
+            d.err(
+                src,
+                m.span(),
+                "max_call_s must be at least 1 second (leave it out for [media] max_call_s, 4 hours by default)",
+            );
+        }
+        def.max_call_ms = Some(m.get_ref().saturating_mul(1000));
+    }
     if let Some(r) = &q.rona_s {
         if *r.get_ref() == 0 {
             d.err(

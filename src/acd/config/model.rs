@@ -81,6 +81,9 @@ pub struct QueueDef {
     pub callback: CallbackDef,
     /// Answered calls of this queue are recorded (caller left, agent right).
     pub record: bool,
+    /// Longest a call that joined this queue may last, from its start (None: `[media]
+    /// max_call_s` of helpline.toml); then the caller is hung up (`max_call_length`).
+    pub max_call_ms: Option<Millis>,
 }
 
 impl QueueDef {
@@ -107,6 +110,7 @@ impl QueueDef {
             ring_all_max: 20,
             callback: CallbackDef::default(),
             record: false,
+            max_call_ms: None,
         }
     }
 }

@@ -35,6 +35,7 @@
 //! expected_aht_s = 300
 //! callback = { max_attempts = 3, retry_after_s = 300, dial_timeout_s = 45, offer_when_ewt_over_s = 240 }
 //! record = true                   # record answered calls (stereo WAV under [media] recordings_dir)
+//! max_call_s = 14400              # longest call once queued here (default: [media] max_call_s)
 //! ```
 //! `config/agents.toml`:
 //! ```toml
@@ -101,6 +102,7 @@ pub struct RawQueue {
     pub ring_all_max: Option<Spanned<u64>>,
     pub callback: Option<RawCallback>,
     pub record: Option<bool>,
+    pub max_call_s: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Debug, Clone)]

@@ -132,6 +132,24 @@ fn bad_names_and_values_are_explained() {
 }
 
 #[test]
+fn a_queue_may_have_its_own_maximum_call_length() {
+    let base = "skills = [\"network\"]\nlanguages = [\"english\"]\n[[queues]]\nname = \"a\"\n";
+    let loaded = check(&format!("{base}max_call_s = 7200\n")).expect("loads");
+    assert_eq!(loaded.config.queues[0].max_call_ms, Some(7_200_000));
+    let loaded = check(base).expect("loads");
+    assert_eq!(
+        loaded.config.queues[0].max_call_ms, None,
+        "default: [media] max_call_s"
+    );
+    let e = errors(&format!("{base}max_call_s = 0\n"));
+    assert!(
+        e.iter()
+            .any(|x| x.contains("5:14: max_call_s must be at least 1 second")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn toml_errors_and_unknown_fields_have_positions() {
     let e = errors("skills = [\"network\"\n");
     assert!(e[0].starts_with("queues.toml:1:"), "{e:?}");

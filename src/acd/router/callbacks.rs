@@ -9,15 +9,8 @@ use super::Router;
 use crate::acd::types::Millis;
 use std::collections::VecDeque;
 
-/// The deny-list prefix `n` falls under, if any. `+` is optional on both sides ("+1900" also
-/// denies "1900…"); a prefix without `+` that starts with 0 is a national form ("09").
-pub fn denied_prefix<'a>(n: &str, denied: &'a [String]) -> Option<&'a str> {
-    let digits = n.strip_prefix('+').unwrap_or(n);
-    denied
-        .iter()
-        .find(|p| digits.starts_with(p.strip_prefix('+').unwrap_or(p)))
-        .map(String::as_str)
-}
+/// The deny-list match is the outbound gate's (one rule for every outbound path).
+pub use crate::outbound::gate::denied_prefix;
 
 const HOUR_MS: u64 = 3_600_000;
 const DAY_MS: u64 = 24 * HOUR_MS;
@@ -58,8 +51,7 @@ pub fn under_caps(
 impl Router {
     /// Is this number allowed for callbacks? `Err` says why not.
     pub(super) fn number_allowed(&self, n: &str) -> Result<(), String> {
-        let digits = n.strip_prefix('+').unwrap_or(n);
-        if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::outbound::gate::is_number(n) {
             return Err(format!(
                 "`{n}` is not a phone number (3 to 20 digits, optional leading +)"
             ));

@@ -8,6 +8,7 @@
 //! that made them. The call layer plugs in through [`CallSink`].
 
 mod ingress;
+mod invite_auth;
 mod outbound;
 mod shard;
 mod tu;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
+pub use invite_auth::InviteAuth;
 pub use shard::ShardInput;
 pub use tu::{RegistrationSink, ALLOW};
 
@@ -104,6 +106,8 @@ pub struct Shared {
     pub registrar: Mutex<Registrar>,
     /// Failed-auth counters and bans (REGISTER password guessing).
     pub limiter: Mutex<FailureLimiter>,
+    /// Digest for INVITEs that would place a billable leg (407), see [`InviteAuth`].
+    pub proxy_auth: Mutex<crate::sip::auth_server::Authenticator>,
     pub credentials: Arc<dyn crate::sip::registrar::CredentialLookup + Send + Sync>,
     pub registrations: Arc<dyn RegistrationSink>,
     pub calls: Arc<dyn CallSink>,
@@ -248,6 +252,11 @@ pub async fn start(
     };
     let ingress = ingress::ingress(senders.clone(), metrics.clone(), limits);
     let limiter = Mutex::new(FailureLimiter::new(settings.sip.abuse.clone()));
+    let proxy_auth = Mutex::new(crate::sip::auth_server::Authenticator::new(
+        &settings.sip.realm,
+        &rand::random::<[u8; 32]>(),
+        settings.sip.nonce_ttl_secs,
+    ));
     let transports = Transports::bind(settings.sip.udp, settings.sip.tcp, ingress).await?;
     let shared = Arc::new(Shared {
         settings,
@@ -255,6 +264,7 @@ pub async fn start(
         transports,
         registrar: Mutex::new(registrar),
         limiter,
+        proxy_auth,
         credentials,
         registrations,
         calls,

@@ -129,30 +129,45 @@ fn register(shared: &Arc<Shared>, req: &Request, from: Peer) -> Response {
     };
     let failed = resp.status == 401 && req.headers.contains("authorization") && !stale();
     if failed {
-        shared
-            .metrics
-            .auth_failures
-            .with_label_values(&["register"])
-            .inc();
-        let ban = match shared.limiter.lock() {
-            Ok(mut l) => l.record_failure(ip, &user, now),
-            Err(_) => Ban::None,
-        };
-        if ban != Ban::None {
-            shared.metrics.sip_banned.inc();
-            tracing::warn!(
-                source = %ip,
-                user = %user.chars().take(64).collect::<String>(),
-                scope = if ban == Ban::Address { "address" } else { "address+user" },
-                "REGISTER refused for repeated authentication failures"
-            );
-        }
+        auth_failed(shared, ip, &user, "register", now);
     } else if resp.status == 200 {
         if let Ok(mut l) = shared.limiter.lock() {
             l.record_success(ip, &user, now);
         }
     }
     resp
+}
+
+/// One failed authentication (`kind`: `register`, `invite`) of `user` from `ip`: counted in
+/// `helpline_auth_failures_total{kind}` and in the limiter; a ban it starts is counted and
+/// logged. What it did.
+pub(super) fn auth_failed(
+    shared: &Shared,
+    ip: std::net::IpAddr,
+    user: &str,
+    kind: &str,
+    now: u64,
+) -> Ban {
+    shared
+        .metrics
+        .auth_failures
+        .with_label_values(&[kind])
+        .inc();
+    let ban = match shared.limiter.lock() {
+        Ok(mut l) => l.record_failure(ip, user, now),
+        Err(_) => Ban::None,
+    };
+    if ban != Ban::None {
+        shared.metrics.sip_banned.inc();
+        tracing::warn!(
+            source = %ip,
+            user = %user.chars().take(64).collect::<String>(),
+            kind,
+            scope = if ban == Ban::Address { "address" } else { "address+user" },
+            "refused for repeated authentication failures"
+        );
+    }
+    ban
 }
 
 fn register_checked(shared: &Arc<Shared>, req: &Request, from: Peer, now: u64) -> Response {
