@@ -14,6 +14,7 @@ pub mod media;
 pub mod metrics;
 pub mod phone;
 pub mod reports;
+pub mod roster;
 pub mod server;
 pub mod sip;
 pub mod store;

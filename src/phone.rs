@@ -40,6 +40,8 @@ pub struct Number {
     pub international: String,
     /// Whether libphonenumber's rules hold for it (an unassigned range is not valid).
     pub valid: bool,
+    /// The number's own ISO region (`GB`), empty when libphonenumber cannot tell.
+    pub region: String,
 }
 
 /// What a caller id turned out to be.
@@ -102,6 +104,11 @@ pub fn parse(input: &str, region: &str) -> Option<Number> {
         national: best.format().mode(Mode::National).to_string(),
         international: best.format().mode(Mode::International).to_string(),
         valid: phonenumber::is_valid(&best),
+        region: best
+            .country()
+            .id()
+            .map(|id| id.as_ref().to_string())
+            .unwrap_or_default(),
         e164,
     })
 }
