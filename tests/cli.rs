@@ -148,13 +148,19 @@ fn check_warns_about_agents_the_roster_does_not_know_and_refuses_bad_regions() {
         ),
     )
     .unwrap();
+    // The sample roster (so every sample queue can be served) plus Ann, named differently.
+    let repo = common::repo();
+    let sample = std::fs::read_to_string(repo.join("config/agents.toml")).unwrap();
+    let sample = format!("{}\n", sample.trim_end());
+    let name_line = sample.lines().count() + 4;
     let agents = d.join("agents.toml");
     std::fs::write(
         &agents,
-        "[[agents]]\nid = \"ann\"\nname = \"Annie\"\nskills = { network = 3 }\n",
+        format!(
+            "{sample}\n[[agents]]\nid = \"ann\"\nname = \"Annie\"\nskills = {{ network = 3 }}\n"
+        ),
     )
     .unwrap();
-    let repo = common::repo();
     let queues = repo.join("config/queues.toml");
     let paths = format!(
         "[paths]\nusers = \"{}\"\nagents = \"{}\"\nqueues = \"{}\"\ndialplans = \"{}\"\nprompts = \"{}\"\n",
@@ -164,7 +170,7 @@ fn check_warns_about_agents_the_roster_does_not_know_and_refuses_bad_regions() {
         repo.join("dialplans").display(),
         repo.join("dialplans/prompts").display()
     );
-    let sip = "[sip]\nsupport_numbers = [\"+442079460000\", \"+18005550100\"]\n";
+    let sip = "[sip]\nsupport_numbers = [\"+442079460000\", \"+18005550100\"]\ntransfer_allow = [\"+4420794609XX\"]\n";
     let cfg = d.join("helpline.toml");
     std::fs::write(&cfg, format!("{sip}{paths}")).unwrap();
     let o = run(&["check"], &cfg);
@@ -182,7 +188,7 @@ fn check_warns_about_agents_the_roster_does_not_know_and_refuses_bad_regions() {
     );
     assert!(
         err.contains(&format!(
-            "{}:3:8: warning: agent `ann` is named \"Annie\" here but \"Ann Smith\"",
+            "{}:{name_line}:8: warning: agent `ann` is named \"Annie\" here but \"Ann Smith\"",
             agents.display()
         )),
         "{err}"
@@ -196,7 +202,7 @@ fn check_warns_about_agents_the_roster_does_not_know_and_refuses_bad_regions() {
     let o = run(&["check"], &cfg);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains(&format!("{}:4:18: unknown region `XX`", cfg.display())),
+        stderr(&o).contains(&format!("{}:5:18: unknown region `XX`", cfg.display())),
         "{}",
         stderr(&o)
     );

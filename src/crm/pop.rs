@@ -122,6 +122,33 @@ mod tests {
         }
     }
 
+    /// Issue 19: the pop shows a number from the line's own country in its national form and
+    /// any other in the international one; withheld and invalid callers are flagged, not mangled.
+    #[test]
+    fn the_callers_number_reads_by_the_lines_country_and_flags_what_is_not_a_number() {
+        let gb = caller_view("+442079460000", "GB");
+        assert_eq!(gb.kind, CallerKind::Number);
+        assert_eq!(
+            (gb.national.as_deref(), gb.international.as_deref()),
+            (Some("020 7946 0000"), Some("+44 20 7946 0000"))
+        );
+        assert!(gb.local && gb.valid);
+        let us_on_gb_line = caller_view("+16502530000", "GB");
+        assert!(!us_on_gb_line.local && us_on_gb_line.valid);
+        assert!(caller_view("+16502530000", "us").local);
+        let drama = caller_view("+447700900123", "GB");
+        assert!(drama.local && !drama.valid, "{drama:?}");
+        for withheld in ["anonymous", "sip:anonymous@anonymous.invalid", ""] {
+            let v = caller_view(withheld, "GB");
+            assert_eq!((v.kind, v.e164), (CallerKind::Withheld, None), "{withheld}");
+        }
+        let name = caller_view("reception", "GB");
+        assert_eq!(
+            (name.kind, name.raw.as_str()),
+            (CallerKind::NotANumber, "reception")
+        );
+    }
+
     #[test]
     fn tickets_are_ordered_urgent_first_then_newest() {
         let mut v = vec![
