@@ -209,7 +209,10 @@
       kids.push(el('p', { class: 'muted', text: 'Passed through the IVR (the dialplan describes none of its steps)' }));
     } else kids.push(el('p', { class: 'muted', text: 'Did not pass through the IVR' }));
     const facts = el('dl', { class: 'facts', 'data-testid': 'ivr-digits' });
-    for (const [k, v] of Object.entries(ivr.digits || {})) H.append(facts, [el('dt', { text: words(k) }), el('dd', { class: 'mono', text: v })]);
+    for (const [k, v] of Object.entries(ivr.digits || {})) {
+      if (k === 'ivr_choice') continue; // the sample dialplan's menu choice: already in the journey
+      H.append(facts, [el('dt', { text: words(k) }), el('dd', { class: 'mono', text: v })]);
+    }
     if (ivr.language) H.append(facts, [el('dt', { text: 'Language' }), el('dd', { text: LANGUAGES[ivr.language] || ivr.language })]);
     if (facts.childNodes.length) kids.push(facts);
     return card('IVR journey', kids, '', 'ivr');

@@ -77,7 +77,8 @@
       let j = i;
       while (j < rows.length && empty(rows[j])) j++;
       if (j - i >= 2) {
-        const row = cols.map(() => null);
+        // 0 where every folded row said 0 (no calls), so lines come down to it; else missing.
+        const row = cols.map((_, c) => (numeric[c] && rows.slice(i, j).every((r) => r[c] === 0) ? 0 : null));
         row[xi] = `${rows[i][xi]} \u2013 ${rows[j - 1][xi]}`;
         row.folded = j - i;
         out.push(row);
