@@ -64,12 +64,14 @@
     return new URLSearchParams(q).toString();
   }
 
-  // Runs of two or more empty rows (every number 0 or missing) become one row
-  // {folded: n, rows: [first label, last label]}; the table and the charts show the result.
+  // In reports by interval, runs of two or more empty intervals (every number 0 or missing)
+  // become one row labelled "first \u2013 last" with .folded = how many; the table and the charts
+  // show the result. Other reports (by queue, agent...) are shown as they are.
   function fold(data) {
     const cols = data.columns || [];
     const xi = Math.max(0, cols.indexOf(data.chart ? data.chart.x : cols[0]));
     const rows = data.rows || [];
+    if (cols[xi] !== 'interval') return Object.assign({}, data, { xi });
     const numeric = cols.map((_, i) => i !== xi && rows.some((r) => typeof r[i] === 'number'));
     const empty = (r) => numeric.every((isNum, i) => !isNum || r[i] === 0 || r[i] === null || r[i] === undefined);
     const out = [];
