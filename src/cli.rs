@@ -19,7 +19,12 @@ pub fn check(config_path: &Path) -> Result<(), CliError> {
     let settings = config::load(config_path)?;
     let diags = crate::server::check_files(&settings);
     if diags.is_empty() {
-        println!("{}: ok", config_path.display());
+        let warnings = crate::roster::config_warnings(&settings);
+        eprint!("{}", diag::render(&warnings));
+        match warnings.len() {
+            0 => println!("{}: ok", config_path.display()),
+            n => println!("{}: ok ({n} warnings)", config_path.display()),
+        }
         Ok(())
     } else {
         Err(diags.into())

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod phone;
 pub mod reports;
+pub mod roster;
 pub mod server;
 pub mod sip;
 pub mod store;

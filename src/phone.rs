@@ -40,6 +40,8 @@ pub struct Number {
     pub international: String,
     /// Whether libphonenumber's rules hold for it (an unassigned range is not valid).
     pub valid: bool,
+    /// The number's own ISO region (`GB`), empty when libphonenumber cannot tell.
+    pub region: String,
 }
 
 /// What a caller id turned out to be.
@@ -102,6 +104,16 @@ pub fn parse(input: &str, region: &str) -> Option<Number> {
         national: best.format().mode(Mode::National).to_string(),
         international: best.format().mode(Mode::International).to_string(),
         valid: phonenumber::is_valid(&best),
+        // An invalid number has no region of its own: its country code's main one.
+        region: best
+            .country()
+            .id()
+            .map(|id| id.as_ref().to_string())
+            .or_else(|| {
+                let regions = phonenumber::metadata::DATABASE.region(&best.country().code())?;
+                regions.first().map(|r| r.to_string())
+            })
+            .unwrap_or_default(),
         e164,
     })
 }

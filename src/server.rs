@@ -386,9 +386,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let events = writer.handle();
 
     // Parts, each built from those before it.
-    let acd =
+    let mut acd =
         crate::acd::config::load_files(&settings.paths.queues, settings.paths.agents.as_deref())
             .map_err(|d| anyhow::anyhow!(crate::diag::render(&d)))?;
+    crate::roster::use_display_names(&mut acd.config.agents, &directory);
+    for w in crate::roster::config_warnings(&settings) {
+        tracing::warn!("{w}");
+    }
     let router = crate::acd::service::spawn(
         acd.config.clone(),
         events.clone(),
@@ -398,7 +402,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         store.clone(),
         settings.crm.clone(),
         &settings.sip.default_region,
-    );
+    )
+    .with_agent_names(crate::roster::display_names(&acd.config.agents));
     if settings.crm.demo_data {
         match crate::crm::demo::load_if_empty(&store, now_ms()).await {
             Ok(true) => tracing::info!("CRM was empty: demo contacts, tickets and articles loaded"),
@@ -410,12 +415,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         crm.clone(),
         router.clone(),
         Duration::from_secs(settings.crm.agent_grace_secs),
-        acd.config
-            .queues
-            .iter()
-            .filter(|q| q.disposition_required)
-            .map(|q| q.name.clone())
-            .collect(),
+        crate::desk::DeskRules::from_config(&acd.config),
     );
     // The router and the desk call each other: the router's task learns the desk by message.
     router.attach_desk(desk.clone());

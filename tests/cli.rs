@@ -124,4 +124,86 @@ fn the_shipped_config_checks_clean() {
         .output()
         .expect("run");
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty() && !String::from_utf8_lossy(&o.stdout).contains("warning"),
+        "the shipped config has warnings: {}",
+        stderr(&o)
+    );
+}
+
+/// Issue 19: a login user with role agent and no agents.toml entry, and an agents.toml name
+/// that differs from the user's display name, are warned about with `file:line` — the config
+/// is still accepted. A bad region code is refused with its position.
+#[test]
+fn check_warns_about_agents_the_roster_does_not_know_and_refuses_bad_regions() {
+    let d = tmp("roster");
+    let users = d.join("users.toml");
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$qUW7fKfP7+/LO3iHVDJt7g$C9RjEqaJKvceBrKn1xuNjsH8x+iXSu+kxCyy7hJao4I";
+    std::fs::write(
+        &users,
+        format!(
+            "[[user]]\nusername = \"ann\"\nrole = \"agent\"\npassword_hash = \"{hash}\"\n\
+             display_name = \"Ann Smith\"\n\n\
+             [[user]]\nusername = \"newbie\"\nrole = \"agent\"\npassword_hash = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    // The sample roster (so every sample queue can be served) plus Ann, named differently.
+    let repo = common::repo();
+    let sample = std::fs::read_to_string(repo.join("config/agents.toml")).unwrap();
+    let sample = format!("{}\n", sample.trim_end());
+    let name_line = sample.lines().count() + 4;
+    let agents = d.join("agents.toml");
+    std::fs::write(
+        &agents,
+        format!(
+            "{sample}\n[[agents]]\nid = \"ann\"\nname = \"Annie\"\nskills = {{ network = 3 }}\n"
+        ),
+    )
+    .unwrap();
+    let queues = repo.join("config/queues.toml");
+    let paths = format!(
+        "[paths]\nusers = \"{}\"\nagents = \"{}\"\nqueues = \"{}\"\ndialplans = \"{}\"\nprompts = \"{}\"\n",
+        users.display(),
+        agents.display(),
+        queues.display(),
+        repo.join("dialplans").display(),
+        repo.join("dialplans/prompts").display()
+    );
+    let sip = "[sip]\nsupport_numbers = [\"+442079460000\", \"+18005550100\"]\ntransfer_allow = [\"+4420794609XX\"]\n";
+    let cfg = d.join("helpline.toml");
+    std::fs::write(&cfg, format!("{sip}{paths}")).unwrap();
+    let o = run(&["check"], &cfg);
+    let err = stderr(&o);
+    assert!(
+        o.status.success(),
+        "warnings do not refuse the config: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:8:12: warning: user `newbie` has role agent but no entry in",
+            users.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:{name_line}:8: warning: agent `ann` is named \"Annie\" here but \"Ann Smith\"",
+            agents.display()
+        )),
+        "{err}"
+    );
+
+    std::fs::write(
+        &cfg,
+        format!("{sip}[sip.line_regions]\n\"+18005550100\" = \"XX\"\n{paths}"),
+    )
+    .unwrap();
+    let o = run(&["check"], &cfg);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!("{}:5:18: unknown region `XX`", cfg.display())),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -498,7 +498,17 @@ impl CallTask {
     fn note_step(&mut self, node: &str, kind: &crate::ivr::engine::IvrEventKind) {
         use crate::ivr::engine::IvrEventKind as K;
         match kind {
-            K::NodeEntered { .. } => self.facts.ivr.path.push(node.to_string()),
+            K::NodeEntered { .. } => {
+                self.facts.ivr.path.push(node.to_string());
+                let plan = self.ivr.plan();
+                if let Some(words) = plan
+                    .node_index(node)
+                    .and_then(|i| plan.nodes.get(i))
+                    .and_then(|n| n.description.clone())
+                {
+                    self.facts.ivr.steps.push(words);
+                }
+            }
             K::Choice { next, .. } => self.facts.ivr.choice = Some(next.clone()),
             _ => {}
         }

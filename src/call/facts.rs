@@ -8,6 +8,8 @@ use crate::crm::model::{Interaction, IvrSummary};
 pub struct Facts {
     pub arrived_ms: i64,
     pub called: String,
+    /// The ISO region of the line called (its callers' numbers are read by its rules).
+    pub region: String,
     /// The caller's identity was asserted by a trusted trunk (P-Asserted-Identity): only such
     /// a number may be called back.
     pub asserted: bool,
@@ -38,9 +40,10 @@ impl Facts {
         }
     }
 
-    /// Seconds the caller has waited in queue so far.
-    pub fn wait_secs(&self, now_ms: i64) -> f64 {
-        self.queued_ms.map_or(0.0, |q| (now_ms - q) as f64 / 1000.0)
+    /// Seconds since the call arrived (IVR, queue and ringing included): what the caller has
+    /// waited as they feel it.
+    pub fn since_arrival_secs(&self, now_ms: i64) -> f64 {
+        (now_ms - self.arrived_ms).max(0) as f64 / 1000.0
     }
 
     /// The interaction as of `ended_ms`: answered calls count wait (queued → answered), ring

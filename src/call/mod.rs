@@ -90,13 +90,15 @@ impl CallManager {
 impl CallSink for CallManager {
     fn incoming(&self, call: IncomingCall) -> Admission {
         let sip = &self.settings.sip;
+        let source = call.from.addr.ip();
+        // The number dialled is read by the trunk's country, the caller's by the line's.
+        let called = dialled_number(&call.invite, sip.trunk_region(source)).unwrap_or_default();
         let (caller, asserted) = caller_identity(
             &call.invite,
-            call.from.addr.ip(),
+            source,
             &sip.trusted_trunks,
-            &sip.default_region,
+            sip.line_region(source, &called),
         );
-        let called = dialled_number(&call.invite, &sip.default_region).unwrap_or_default();
         let draining = self.endpoint.get().is_some_and(Endpoint::draining);
         if draining || self.active() >= sip.max_calls {
             return self.reject(&call, 503, caller, called);
@@ -322,6 +324,11 @@ impl CallManager {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let facts = facts::Facts {
             arrived_ms: crate::events::now_ms(),
+            region: self
+                .settings
+                .sip
+                .line_region(call.from.addr.ip(), &called_number)
+                .to_string(),
             called: called_number.clone(),
             asserted,
             ..Default::default()

@@ -134,8 +134,9 @@ impl CallTask {
             account: q.and_then(|q| q.vars.get("account").cloned()),
             ticket: q.and_then(|q| q.ticket.clone()),
             ivr: self.facts.ivr.clone(),
-            wait_secs: self.facts.wait_secs(now),
+            wait_secs: self.facts.since_arrival_secs(now),
             now_ms: now,
+            region: self.facts.region.clone(),
         }
     }
 
@@ -265,7 +266,7 @@ impl CallTask {
                 call_id: self.call_id.clone(),
                 caller: pop.caller.clone(),
                 queue: self.facts.queue.clone().unwrap_or_default(),
-                wait_secs: self.facts.wait_secs(now_ms()),
+                wait_secs: self.facts.since_arrival_secs(now_ms()),
                 ring_secs,
                 pop,
                 webrtc,
@@ -298,7 +299,7 @@ impl CallTask {
             a.close(self.env.endpoint.get(), reason);
         }
         if let (Some(Role::Agent(agent)), Some(d)) = (role, self.desk()) {
-            d.withdraw(&agent, &self.call_id, why.name());
+            d.withdraw(&agent, &self.call_id, why.name(), why.words());
         }
     }
 
@@ -354,6 +355,7 @@ impl CallTask {
                     call_id: self.call_id.clone(),
                     caller: pop.caller.clone(),
                     queue,
+                    arrived_ms: self.facts.arrived_ms,
                     answered_ms: now,
                     held: false,
                     muted: false,

@@ -113,8 +113,12 @@ pub struct SipSettings {
     /// Support numbers whose callers' digits are also listened for as tones in the audio
     /// (Goertzel), for gateways that do not send RFC 4733 events. A subset of `support_numbers`.
     pub inband_dtmf_numbers: Vec<String>,
-    /// ISO region used to normalise national numbers ("GB": 020… → +4420…).
+    /// ISO region used to normalise national numbers ("GB": 020… → +4420…) when neither the
+    /// line called nor the trunk it came from has a region of its own.
     pub default_region: String,
+    /// Regions of support numbers answered for other countries (`[sip.line_regions]`,
+    /// E.164 → ISO region): their callers' numbers are read by that country's rules.
+    pub line_regions: Vec<(String, String)>,
     /// Peers whose P-Asserted-Identity is believed.
     pub trusted_trunks: Vec<IpNet>,
     pub max_calls: usize,
@@ -150,6 +154,8 @@ pub struct DirectLine {
     pub target: DirectTarget,
     /// Give up ringing after this long (then 480 to the caller).
     pub ring_secs: u64,
+    /// The country whose rules read callers' numbers on this line (default: `default_region`).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +176,39 @@ pub struct TrunkSettings {
     pub password: Option<String>,
     pub register: bool,
     pub register_expires: u32,
+    /// The country of the numbers this trunk sends (calls from its proxy address), when it
+    /// is not `default_region`.
+    pub region: Option<String>,
+}
+
+impl SipSettings {
+    /// The region of the trunk whose proxy is `source`, else `default_region`: the rules the
+    /// dialled number is read by.
+    pub fn trunk_region(&self, source: std::net::IpAddr) -> &str {
+        self.trunks
+            .iter()
+            .find(|t| t.proxy.ip() == source)
+            .and_then(|t| t.region.as_deref())
+            .unwrap_or(&self.default_region)
+    }
+
+    /// The region whose rules read the caller's number on a call from `source` to `called`
+    /// (E.164): the line's own (`line_regions`, a direct line's `region`), else the trunk's,
+    /// else `default_region`.
+    pub fn line_region(&self, source: std::net::IpAddr, called: &str) -> &str {
+        let line = self
+            .line_regions
+            .iter()
+            .find(|(n, _)| n == called)
+            .map(|(_, r)| r.as_str())
+            .or_else(|| {
+                self.direct
+                    .iter()
+                    .find(|d| d.number == called)
+                    .and_then(|d| d.region.as_deref())
+            });
+        line.unwrap_or_else(|| self.trunk_region(source))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -357,6 +396,7 @@ pub(crate) struct RawSip {
     pub support_numbers: Vec<Spanned<String>>,
     pub inband_dtmf_numbers: Vec<Spanned<String>>,
     pub default_region: Spanned<String>,
+    pub line_regions: std::collections::BTreeMap<String, Spanned<String>>,
     pub trusted_trunks: Vec<Spanned<String>>,
     pub max_calls: usize,
     pub retry_after_secs: u32,
@@ -392,6 +432,7 @@ pub(crate) struct RawDirect {
     pub dial: Option<Spanned<String>>,
     #[serde(default = "default_ring_secs")]
     pub ring_secs: u64,
+    pub region: Option<Spanned<String>>,
 }
 
 fn default_ring_secs() -> u64 {
@@ -409,6 +450,7 @@ impl Default for RawSip {
             support_numbers: Vec::new(),
             inband_dtmf_numbers: Vec::new(),
             default_region: Spanned::new(0..0, "GB".into()),
+            line_regions: Default::default(),
             trusted_trunks: Vec::new(),
             max_calls: 20_000,
             retry_after_secs: 5,
@@ -449,6 +491,7 @@ pub(crate) struct RawTrunk {
     pub register: bool,
     #[serde(default = "default_register_expires")]
     pub register_expires: u32,
+    pub region: Option<Spanned<String>>,
 }
 
 fn default_register_expires() -> u32 {

@@ -354,3 +354,50 @@ fn outbound_gate_defaults_and_a_bad_prefix_points_at_its_line() {
         errs[0]
     );
 }
+
+/// Issue 19: a centre answering lines in several countries reads each caller's number by the
+/// rules of the line called (`[sip.line_regions]`, a direct line's `region`), else of the trunk
+/// the call came from, else `default_region`.
+#[test]
+fn the_region_of_a_call_comes_from_its_line_then_its_trunk() {
+    let text = "[sip]\nsupport_numbers = [\"+442079460000\", \"+18005550100\"]\n\
+                [sip.line_regions]\n\"+1 800 555 0100\" = \"us\"\n\
+                [[sip.trunks]]\nname = \"dublin\"\nproxy = \"192.0.2.10:5060\"\nregion = \"IE\"\n\
+                [[sip.direct]]\nnumber = \"+33142680000\"\nagent = \"ann\"\nregion = \"FR\"\n";
+    let s = parse(Path::new("c.toml"), text).expect("valid");
+    let trunk: std::net::IpAddr = "192.0.2.10".parse().unwrap();
+    let other: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+    assert_eq!(s.sip.line_region(other, "+18005550100"), "US");
+    assert_eq!(
+        s.sip.line_region(trunk, "+18005550100"),
+        "US",
+        "the line wins"
+    );
+    assert_eq!(s.sip.line_region(other, "+33142680000"), "FR");
+    assert_eq!(s.sip.line_region(trunk, "+442079460000"), "IE");
+    assert_eq!(s.sip.line_region(other, "+442079460000"), "GB");
+    assert_eq!(s.sip.trunk_region(trunk), "IE");
+    // What that means for a caller who sends a national number:
+    let read = |ip, line| crate::phone::normalise("(650) 253-0000", s.sip.line_region(ip, line));
+    assert_eq!(read(other, "+18005550100").as_deref(), Some("+16502530000"));
+    let read = |ip, line| crate::phone::normalise("01 234 5678", s.sip.line_region(ip, line));
+    assert_eq!(
+        read(trunk, "+442079460000").as_deref(),
+        Some("+35312345678")
+    );
+}
+
+#[test]
+fn unknown_regions_are_refused_where_they_are_written() {
+    let text = "[sip]\nsupport_numbers = [\"+18005550100\"]\n\
+                [[sip.trunks]]\nname = \"t\"\nproxy = \"192.0.2.10:5060\"\nregion = \"Atlantis\"\n";
+    let errs = parse(Path::new("c.toml"), text).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0]
+            .to_string()
+            .starts_with("c.toml:6:10: unknown region `Atlantis`"),
+        "{}",
+        errs[0]
+    );
+}

@@ -155,6 +155,24 @@ impl Checker<'_> {
     }
 
     /// `[sip] session_expires_s` / `min_se_s` (RFC 4028 session timers).
+    /// An ISO region code (`region = "US"`), upper-cased; `None` (and an error) when
+    /// libphonenumber has no rules for it.
+    fn region(&mut self, r: &Spanned<String>) -> Option<String> {
+        if phone::known_region(r.get_ref()) {
+            Some(r.get_ref().trim().to_ascii_uppercase())
+        } else {
+            self.err(
+                r,
+                format!(
+                    "unknown region `{}`; use an ISO 3166 code such as {}",
+                    r.get_ref(),
+                    phone::region_codes().join(", ")
+                ),
+            );
+            None
+        }
+    }
+
     fn session_timers(&mut self, se: &Spanned<u32>, min: &Spanned<u32>) {
         let (s, m) = (*se.get_ref(), *min.get_ref());
         if m < MIN_SE_FLOOR {
@@ -333,6 +351,7 @@ pub(super) fn settings(
             password,
             register: t.register,
             register_expires: t.register_expires,
+            region: t.region.as_ref().and_then(|r| c.region(r)),
         });
     }
     let mut direct = Vec::new();
@@ -382,7 +401,20 @@ pub(super) fn settings(
             number,
             target,
             ring_secs: d.ring_secs,
+            region: d.region.as_ref().and_then(|r| c.region(r)),
         });
+    }
+    let mut line_regions = Vec::new();
+    for (number, r) in &sip.line_regions {
+        let Some(region) = c.region(r) else { continue };
+        match phone::normalise(number, &region) {
+            Some(e164) if support_numbers.contains(&e164) => line_regions.push((e164, region)),
+            Some(e164) => c.err(
+                r,
+                format!("[sip.line_regions] `{number}` ({e164}) is not one of support_numbers; list it there too"),
+            ),
+            None => c.err(r, format!("[sip.line_regions] `{number}` is not a phone number; write it in E.164")),
+        }
     }
     for p in &sip.transfer_allow {
         if let Err(e) = crate::ivr::pattern::AllowList::parse(&[p.get_ref()]) {
@@ -478,6 +510,7 @@ pub(super) fn settings(
             support_numbers,
             inband_dtmf_numbers,
             default_region: region,
+            line_regions,
             trusted_trunks,
             max_calls: sip.max_calls,
             retry_after_secs: sip.retry_after_secs,

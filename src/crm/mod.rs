@@ -33,6 +33,7 @@ use crate::ivr::crm::{CallerFacts, LookupAnswer, LookupKind, TicketFact, TicketP
 use crate::store::{Store, StoreError};
 use http::{HttpCrm, HttpError};
 use model::{Contact, Interaction, InteractionSummary, IvrSummary, Pop, Ticket, WrapUp};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ pub struct PopRequest {
     pub ivr: IvrSummary,
     pub wait_secs: f64,
     pub now_ms: i64,
+    /// The ISO region of the line the call came in on (`[sip] line_regions`, a trunk's
+    /// `region`); empty: `default_region`.
+    pub region: String,
 }
 
 /// Why a CRM read failed.
@@ -131,6 +135,8 @@ pub struct Crm {
     source: Source,
     settings: CrmSettings,
     region: String,
+    /// Agent ids → display names, for the pop's past calls.
+    agent_names: Arc<HashMap<String, String>>,
     /// Rung when an outcome is queued, so the outbox task delivers it without waiting to poll.
     outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -154,8 +160,15 @@ impl Crm {
             source,
             settings,
             region: default_region.to_string(),
+            agent_names: Arc::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The names the pop shows for agents (ids → display names).
+    pub fn with_agent_names(mut self, names: HashMap<String, String>) -> Crm {
+        self.agent_names = Arc::new(names);
+        self
     }
 
     /// The external CRM client, when the provider is `http`.
@@ -185,6 +198,24 @@ impl Crm {
 
     /// The screen-pop for a call; "unavailable" when the CRM fails or misses the deadline.
     pub async fn pop(&self, req: &PopRequest) -> Pop {
+        let mut pop = self.pop_inner(req).await;
+        let region = if req.region.is_empty() {
+            &self.region
+        } else {
+            &req.region
+        };
+        pop.number = pop::caller_view(&req.caller, region);
+        let labels: HashMap<&str, &str> = self
+            .settings
+            .dispositions
+            .iter()
+            .map(|d| (d.code.as_str(), d.label.as_str()))
+            .collect();
+        pop::name_interactions(&mut pop.interactions, &self.agent_names, &labels);
+        pop
+    }
+
+    async fn pop_inner(&self, req: &PopRequest) -> Pop {
         match tokio::time::timeout(self.deadline(), self.build_pop(req)).await {
             Ok(Ok(pop)) => pop,
             Ok(Err(e)) if e.is_breaker_open() => {
@@ -267,6 +298,7 @@ impl Crm {
         Ok(Pop {
             status: pop::status(&matches, &contact),
             caller: caller.unwrap_or_else(|| req.caller.clone()),
+            number: Default::default(),
             matches,
             contact,
             tickets,

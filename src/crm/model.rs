@@ -115,7 +115,13 @@ pub struct InteractionSummary {
     pub at_ms: i64,
     pub queue: Option<String>,
     pub agent: Option<String>,
+    /// The agent's display name (users.toml), for people; `agent` is the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     pub disposition: Option<String>,
+    /// The disposition's label (`[crm] dispositions`), for people; `disposition` is the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition_label: Option<String>,
     pub resolution: Option<String>,
     pub wait_secs: f64,
     pub talk_secs: f64,
@@ -163,8 +169,9 @@ pub struct Interaction {
     pub notes: Option<String>,
 }
 
-/// What the agent did with the ticket at wrap-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What the agent did with the ticket at wrap-up. Nothing said means still open: a ticket is
+/// closed only when the agent says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     /// Solved: the ticket becomes resolved.
@@ -172,6 +179,7 @@ pub enum Resolution {
     /// Needs a higher tier: tier + 1, owner cleared, back to open.
     Escalated,
     /// Still being worked on.
+    #[default]
     Open,
 }
 
@@ -215,6 +223,8 @@ pub struct WrapUp {
     pub notes: String,
     #[serde(default)]
     pub ticket: Option<TicketChoice>,
+    /// What happens to the ticket; `open` when not given.
+    #[serde(default)]
     pub resolution: Resolution,
 }
 
@@ -230,10 +240,43 @@ pub enum PopStatus {
 /// The caller's IVR path as the pop shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IvrSummary {
+    /// Node names entered, in order (for reports and the interaction row).
     pub path: Vec<String>,
+    /// The same journey in words: the `description` of each node entered that has one.
+    #[serde(default)]
+    pub steps: Vec<String>,
     pub digits: std::collections::BTreeMap<String, String>,
     pub choice: Option<String>,
     pub language: Option<String>,
+}
+
+/// What the caller id is, for the pop: a number (valid or not), withheld, or not a number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerKind {
+    Number,
+    #[default]
+    Withheld,
+    NotANumber,
+}
+
+/// The caller's number as people read it: both display forms, whether it is a valid number,
+/// and whether it is from the region of the line it called (then the national form is the
+/// natural one, else the international).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerView {
+    pub kind: CallerKind,
+    /// What the caller id said (`anonymous`, `+442079460000`, a SIP user name…).
+    pub raw: String,
+    pub e164: Option<String>,
+    /// `020 7946 0000`.
+    pub national: Option<String>,
+    /// `+44 20 7946 0000`.
+    pub international: Option<String>,
+    /// libphonenumber's rules hold for it (false for an unassigned range).
+    pub valid: bool,
+    /// The number's region is the region of the line called.
+    pub local: bool,
 }
 
 /// The screen-pop an agent gets with a call offer.
@@ -241,6 +284,9 @@ pub struct IvrSummary {
 pub struct Pop {
     pub status: PopStatus,
     pub caller: String,
+    /// The caller's number in both display forms, flagged invalid or withheld.
+    #[serde(default)]
+    pub number: CallerView,
     pub matches: Vec<Contact>,
     pub contact: Option<Contact>,
     pub tickets: Vec<Ticket>,

@@ -1,7 +1,52 @@
 //! Building the screen-pop from what the CRM returned: which contact it is, ticket order, the
 //! repeat-caller flag. Pure: the I/O is in [`super::Crm`].
 
-use super::model::{Contact, InteractionSummary, Pop, PopStatus, Ticket};
+use super::model::{CallerKind, CallerView, Contact, InteractionSummary, Pop, PopStatus, Ticket};
+use std::collections::HashMap;
+
+/// How the caller id `raw` reads to people on a line in `region`.
+pub fn caller_view(raw: &str, region: &str) -> CallerView {
+    let base = CallerView {
+        raw: raw.to_string(),
+        ..Default::default()
+    };
+    match crate::phone::caller(raw, region) {
+        crate::phone::CallerNumber::Number(n) => CallerView {
+            kind: CallerKind::Number,
+            local: n.region.eq_ignore_ascii_case(region.trim()),
+            valid: n.valid,
+            e164: Some(n.e164),
+            national: Some(n.national),
+            international: Some(n.international),
+            ..base
+        },
+        crate::phone::CallerNumber::Withheld => CallerView {
+            kind: CallerKind::Withheld,
+            ..base
+        },
+        crate::phone::CallerNumber::NotANumber => CallerView {
+            kind: CallerKind::NotANumber,
+            ..base
+        },
+    }
+}
+
+/// Past calls as people read them: the agent's display name and the disposition's label next
+/// to their codes.
+pub fn name_interactions(
+    items: &mut [InteractionSummary],
+    agent_names: &HashMap<String, String>,
+    labels: &HashMap<&str, &str>,
+) {
+    for i in items {
+        i.agent_name = i.agent.as_ref().and_then(|a| agent_names.get(a)).cloned();
+        i.disposition_label = i
+            .disposition
+            .as_deref()
+            .and_then(|d| labels.get(d))
+            .map(|l| l.to_string());
+    }
+}
 
 /// Open tickets: most urgent first, then newest.
 pub fn order_tickets(tickets: &mut [Ticket]) {
@@ -43,6 +88,7 @@ pub fn unavailable(caller: &str, wait_secs: f64, ivr: super::model::IvrSummary) 
     Pop {
         status: PopStatus::Unavailable,
         caller: caller.to_string(),
+        number: CallerView::default(),
         matches: vec![],
         contact: None,
         tickets: vec![],
@@ -76,6 +122,33 @@ mod tests {
         }
     }
 
+    /// Issue 19: the pop shows a number from the line's own country in its national form and
+    /// any other in the international one; withheld and invalid callers are flagged, not mangled.
+    #[test]
+    fn the_callers_number_reads_by_the_lines_country_and_flags_what_is_not_a_number() {
+        let gb = caller_view("+442079460000", "GB");
+        assert_eq!(gb.kind, CallerKind::Number);
+        assert_eq!(
+            (gb.national.as_deref(), gb.international.as_deref()),
+            (Some("020 7946 0000"), Some("+44 20 7946 0000"))
+        );
+        assert!(gb.local && gb.valid);
+        let us_on_gb_line = caller_view("+16502530000", "GB");
+        assert!(!us_on_gb_line.local && us_on_gb_line.valid);
+        assert!(caller_view("+16502530000", "us").local);
+        let drama = caller_view("+447700900123", "GB");
+        assert!(drama.local && !drama.valid, "{drama:?}");
+        for withheld in ["anonymous", "sip:anonymous@anonymous.invalid", ""] {
+            let v = caller_view(withheld, "GB");
+            assert_eq!((v.kind, v.e164), (CallerKind::Withheld, None), "{withheld}");
+        }
+        let name = caller_view("reception", "GB");
+        assert_eq!(
+            (name.kind, name.raw.as_str()),
+            (CallerKind::NotANumber, "reception")
+        );
+    }
+
     #[test]
     fn tickets_are_ordered_urgent_first_then_newest() {
         let mut v = vec![
@@ -95,7 +168,9 @@ mod tests {
             at_ms: ms,
             queue: None,
             agent: None,
+            agent_name: None,
             disposition: None,
+            disposition_label: None,
             resolution: None,
             wait_secs: 0.0,
             talk_secs: 0.0,

@@ -11,6 +11,7 @@ use crate::acd::service::RouterHandle;
 use crate::crm::model::{Interaction, Pop, WrapUp};
 use crate::crm::Crm;
 use dashmap::DashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -113,19 +114,52 @@ pub struct Desk {
     /// How long after the last socket closes an agent without a phone leaves routing.
     grace: Duration,
     has_phone: OnceLock<PhoneCheck>,
-    /// Queues whose calls need a disposition before the agent is ready again.
-    disposition_required: std::collections::HashSet<String>,
+    rules: DeskRules,
+}
+
+/// What the desk needs from the routing config (queues.toml, agents.toml).
+#[derive(Debug, Clone, Default)]
+pub struct DeskRules {
+    /// Queues whose calls need a disposition before the agent is ready again
+    /// (`disposition_required = true`).
+    pub disposition_required: HashSet<String>,
+    /// Each queue's wrap-up time (`wrap_up_s`) in milliseconds; absent or 0: none.
+    pub wrap_up_ms: HashMap<String, u64>,
+    /// The agents routing knows (agents.toml ids): a user not listed can log in but is never
+    /// offered a call, and is told so when they choose Available.
+    pub roster: HashSet<String>,
+}
+
+impl DeskRules {
+    /// The rules of a loaded routing config.
+    pub fn from_config(acd: &crate::acd::config::AcdConfig) -> DeskRules {
+        DeskRules {
+            disposition_required: acd
+                .queues
+                .iter()
+                .filter(|q| q.disposition_required)
+                .map(|q| q.name.clone())
+                .collect(),
+            wrap_up_ms: acd
+                .queues
+                .iter()
+                .map(|q| (q.name.clone(), q.wrap_up_ms))
+                .collect(),
+            roster: acd.agents.iter().map(|a| a.id.clone()).collect(),
+        }
+    }
+}
+
+/// Why an agent not in agents.toml cannot take calls, as their page shows it.
+pub fn not_rostered(agent: &str) -> String {
+    format!(
+        "You can sign in, but `{agent}` is not on the agent roster (agents.toml), so no queue \
+         can offer you calls. Ask a supervisor to add you to agents.toml."
+    )
 }
 
 impl Desk {
-    /// `disposition_required`: the queues (`disposition_required = true` in queues.toml) whose
-    /// wrap-up must record a disposition.
-    pub fn new(
-        crm: Crm,
-        router: RouterHandle,
-        grace: Duration,
-        disposition_required: std::collections::HashSet<String>,
-    ) -> Arc<Desk> {
+    pub fn new(crm: Crm, router: RouterHandle, grace: Duration, rules: DeskRules) -> Arc<Desk> {
         Arc::new(Desk {
             agents: DashMap::new(),
             calls: DashMap::new(),
@@ -135,7 +169,7 @@ impl Desk {
             router,
             grace,
             has_phone: OnceLock::new(),
-            disposition_required,
+            rules,
         })
     }
 
@@ -193,7 +227,8 @@ impl Desk {
     }
 
     /// The offer is over without an answer (caller hung up, no answer, answered elsewhere).
-    pub fn withdraw(&self, agent: &str, call_id: &str, reason: &str) {
+    /// `reason` is the code, `text` what it means in words.
+    pub fn withdraw(&self, agent: &str, call_id: &str, reason: &str, text: &str) {
         let had = {
             let mut slot = self.slot(agent);
             let had = slot.offer.as_ref().is_some_and(|o| o.call_id == call_id);
@@ -209,6 +244,7 @@ impl Desk {
                 ServerMsg::OfferWithdrawn {
                     call_id: call_id.to_string(),
                     reason: reason.to_string(),
+                    text: text.to_string(),
                 },
             );
         }
@@ -247,7 +283,13 @@ impl Desk {
         let required = interaction
             .queue
             .as_ref()
-            .is_some_and(|q| self.disposition_required.contains(q));
+            .is_some_and(|q| self.rules.disposition_required.contains(q));
+        let until_ms = interaction
+            .queue
+            .as_ref()
+            .and_then(|q| self.rules.wrap_up_ms.get(q))
+            .filter(|ms| **ms > 0)
+            .map(|ms| crate::events::now_ms() + *ms as i64);
         let talk_secs = interaction.talk_ms as f64 / 1000.0;
         let view = {
             let mut slot = self.slot(agent);
@@ -255,7 +297,7 @@ impl Desk {
             let view = pop.map(|pop| WrapupView {
                 call_id: call_id.clone(),
                 required,
-                until_ms: None,
+                until_ms,
                 pop,
             });
             slot.wrapup = view.clone();
@@ -445,6 +487,10 @@ impl Desk {
         use crate::acd::router::Input;
         let id = crate::acd::service::agent_id(agent);
         match state {
+            "available" if !self.rules.roster.contains(agent) => {
+                tracing::warn!(%agent, "chose Available but is not in agents.toml: no calls can be routed");
+                return Err(not_rostered(agent));
+            }
             "available" => {
                 self.router.send(Input::AgentLogin {
                     agent: id.clone(),

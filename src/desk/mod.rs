@@ -4,4 +4,4 @@
 mod hub;
 pub mod protocol;
 
-pub use hub::{Desk, DeskCommand, MonitorMode};
+pub use hub::{Desk, DeskCommand, DeskRules, MonitorMode};

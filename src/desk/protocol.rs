@@ -18,6 +18,7 @@ pub struct OfferView {
     pub call_id: String,
     pub caller: String,
     pub queue: String,
+    /// Seconds since the call arrived (IVR and queue included), when the offer was made.
     pub wait_secs: f64,
     pub ring_secs: f64,
     pub pop: Pop,
@@ -35,6 +36,8 @@ pub struct CallView {
     pub call_id: String,
     pub caller: String,
     pub queue: String,
+    /// When the call arrived (epoch ms): the caller waited `answered_ms - arrived_ms`.
+    pub arrived_ms: i64,
     pub answered_ms: i64,
     pub held: bool,
     pub muted: bool,
@@ -47,6 +50,8 @@ pub struct CallView {
 pub struct WrapupView {
     pub call_id: String,
     pub required: bool,
+    /// When the queue's wrap-up time (`wrap_up_s`) runs out and the agent is offered calls
+    /// again (epoch ms); none when the queue has no wrap-up time.
     pub until_ms: Option<i64>,
     pub pop: Pop,
 }
@@ -87,7 +92,11 @@ pub enum ServerMsg {
     Offer(OfferView),
     OfferWithdrawn {
         call_id: String,
+        /// A stable code (`caller-hung-up`, `no-answer`, `answered-elsewhere`, `rejected`,
+        /// `withdrawn`)…
         reason: String,
+        /// …and what it means, in words the page shows.
+        text: String,
     },
     Call(CallView),
     CallEnded {
@@ -228,6 +237,7 @@ mod tests {
         let v = serde_json::to_value(ServerMsg::OfferWithdrawn {
             call_id: "c".into(),
             reason: "caller-hung-up".into(),
+            text: "the caller hung up".into(),
         })
         .unwrap();
         assert_eq!(v["type"], "offer_withdrawn");

@@ -121,6 +121,11 @@ pub(crate) fn build_node(b: &mut Builder, name: &S<String>, node: &S<RawNode>) -
         name: name.get_ref().clone(),
         span: name.span(),
         kind,
+        description: n
+            .description
+            .as_ref()
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty()),
     })
 }
 

@@ -79,6 +79,9 @@ pub struct Node {
     /// Span of the node's name in `[nodes.NAME]`.
     pub span: Span,
     pub kind: NodeKind,
+    /// What passing this node means, in words (`description = "…"`): the caller's journey
+    /// as the agent's pop shows it. Nodes without one are not shown.
+    pub description: Option<String>,
 }
 
 /// Shared re-prompt policy of input nodes.

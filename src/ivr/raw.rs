@@ -63,6 +63,8 @@ pub struct RawHours {
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
     pub kind: S<String>,
+    /// What passing this node means, in words for the agent's pop ("Chose English").
+    pub description: Option<String>,
     pub prompt: Option<S<PromptList>>,
     pub barge_in: Option<S<bool>>,
     pub next: Option<S<String>>,

@@ -25,6 +25,16 @@ impl Interval {
             _ => None,
         }
     }
+
+    /// The interval a report of `days` days is read in when none is asked for: hours for a
+    /// day, days up to two months, months beyond.
+    pub fn for_range(days: i64) -> Interval {
+        match days {
+            ..=1 => Interval::Hour,
+            2..=62 => Interval::Day,
+            _ => Interval::Month,
+        }
+    }
 }
 
 /// The intervals of one report: starts (epoch ms, ascending), labels, and the range's end.

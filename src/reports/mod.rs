@@ -80,15 +80,16 @@ impl ReportRequest {
         if from > to {
             return Err(bad(format!("`from` ({from}) is after `to` ({to})")));
         }
-        let interval = match interval {
-            None => Interval::Day,
+        let days = (to - from).num_days() + 1;
+        // No interval (or an empty one): the range's own (hours for a day, days for a month).
+        let interval = match interval.filter(|i| !i.is_empty()) {
+            None => Interval::for_range(days),
             Some(i) => Interval::parse(i).ok_or_else(|| {
                 bad(format!(
                     "interval `{i}` is not one of 15m, hour, day, month"
                 ))
             })?,
         };
-        let days = (to - from).num_days() + 1;
         let max = if interval == Interval::Min15 {
             MAX_DAYS_15M
         } else {

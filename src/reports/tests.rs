@@ -541,3 +541,25 @@ fn csv_text_that_could_run_as_a_formula_is_prefixed() {
         "agent_name,n\n'=1+1,-3\n'+44 20,1\n'-x,2\n'@SUM(A1),3\n'\tcmd,4\nAnn = ok,5\n"
     );
 }
+
+/// Issue 19: a report asked for without an interval is read in the range's own: hours for a
+/// day, days for a month, months for a year; an interval asked for is kept.
+#[test]
+fn the_interval_defaults_to_the_range() {
+    let req = |from: &str, to: &str, interval: Option<&str>| {
+        super::ReportRequest::parse("volume", Some(from), Some(to), interval)
+            .map(|r| r.interval)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(req("2026-03-02", "2026-03-02", None), Ok(Interval::Hour));
+    assert_eq!(
+        req("2026-03-02", "2026-03-02", Some("")),
+        Ok(Interval::Hour)
+    );
+    assert_eq!(req("2026-03-01", "2026-03-31", None), Ok(Interval::Day));
+    assert_eq!(req("2025-04-01", "2026-03-31", None), Ok(Interval::Month));
+    assert_eq!(
+        req("2026-03-01", "2026-03-31", Some("hour")),
+        Ok(Interval::Hour)
+    );
+}

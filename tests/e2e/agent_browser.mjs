@@ -26,8 +26,9 @@
 //   dtmf {digits}                          clicks the keypad
 //   transfer {kind: "queue"|"agent"|"number", to}
 //   tone_level {hz, window_ms}             -> {db} (max over window_ms, null before remote audio)
-//   wrapup {disposition, notes, resolution, ticket: {"link": n} | {"create": {subject, category, priority}}}
-//                                          -> {interaction_id, ticket}   (waits for wrapup_saved)
+//   wrapup {disposition, notes, ticket: {"link": n} | {"create": {subject, category, priority}}}
+//                                          -> {interaction_id, ticket}   (waits for wrapup_saved; the
+//                                          outcome says what happens to the ticket: there is one control)
 //   stats                                  -> {answered, aht}
 //   press {key} (keyboard, e.g. "Enter", "Escape"); click {testid | selector}; fill {testid | selector, value}; text {testid | selector} -> {text}
 //   screenshot {path, full_page}; viewport {width, height}; reload; eval {js} -> {value}
@@ -211,7 +212,6 @@ const commands = {
       if (k.category) await page.fill(tid('ticket-category'), k.category);
       if (k.priority) await page.selectOption(tid('ticket-priority'), k.priority);
     }
-    if (c.resolution) await page.check(tid('resolution-' + c.resolution));
     await page.click(tid('submit-wrapup'));
     const saved = await until((id) => {
       const h = window.helpline;

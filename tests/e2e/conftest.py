@@ -14,7 +14,10 @@ import pytest
 from sipua import Endpoint, shutdown_accounts
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("HELPLINE_BIN", REPO / "target" / "debug" / "helpline"))
+# The binary under test: HELPLINE_BIN, else the debug build in CARGO_TARGET_DIR (as cargo puts
+# it), else the repository's target/.
+BIN = pathlib.Path(os.environ.get("HELPLINE_BIN") or pathlib.Path(
+    os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "debug" / "helpline")
 PG_URL = os.environ.get("HELPLINE_TEST_PG_URL")
 
 

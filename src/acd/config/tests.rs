@@ -40,7 +40,11 @@ fn sample_files_load_cleanly() {
             )
         });
     assert_eq!(loaded.config.queues.len(), 7);
-    assert_eq!(loaded.config.agents.len(), 12);
+    assert_eq!(
+        loaded.config.agents.len(),
+        13,
+        "every sample agent login has a roster entry"
+    );
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let tier2 = &loaded.config.queues[loaded.config.queue_id("tier2").unwrap().0 as usize];
     assert_eq!(tier2.membership, crate::acd::types::Membership::Explicit);

@@ -163,6 +163,19 @@ impl Withdrawn {
         }
     }
 
+    /// What the name means, as the agent's page shows it ("Call withdrawn: …").
+    pub fn words(self) -> &'static str {
+        match self {
+            Withdrawn::AnsweredElsewhere => "answered by another agent",
+            Withdrawn::CallerHungUp => "the caller hung up",
+            Withdrawn::NoAnswer => "not answered in time",
+            Withdrawn::Rejected => "you rejected it",
+            Withdrawn::Withdrawn => {
+                "taken back by routing (you logged out or your page disconnected)"
+            }
+        }
+    }
+
     fn from_router(r: StopReason) -> Withdrawn {
         match r {
             StopReason::AnsweredElsewhere => Withdrawn::AnsweredElsewhere,

@@ -10,6 +10,7 @@
     connected: false, agent: null, display_name: '', state: 'logged-out', reason: null, since_ms: Date.now(),
     offer: null, call: null, wrapup: null, dispositions: [], reasons: [], stats: null, device: 'browser',
     queues: [], chosen: {}, lastSaved: null, lastError: null,
+    notice: '', // why the last request or offer came to nothing, shown on the idle card
   });
   hl.lastOffer = null;
   hl.lastSaved = null;
@@ -64,6 +65,7 @@
     },
     offer(m) {
       m._rx = Date.now();
+      S.notice = '';
       S.offer = m; S.call = null; S.wrapup = null;
       hl.lastOffer = m;
       RTC.prepare(m);
@@ -73,12 +75,9 @@
       if (!S.offer || S.offer.call_id !== m.call_id) return;
       S.offer = null;
       RTC.close(m.call_id);
-      const why = {
-        'caller-hung-up': 'the caller hung up', 'no-answer': 'not answered in time',
-        'answered-elsewhere': 'answered by someone else', 'rejected': 'you rejected it',
-        'withdrawn': 'taken back by routing'
-      };
-      H.toast('Call withdrawn: ' + (why[m.reason] || m.reason || 'no reason given'));
+      // The server says why in words (`text`); `reason` is its code.
+      S.notice = 'Call withdrawn: ' + (m.text || m.reason || 'no reason given');
+      H.toast(S.notice);
       render();
     },
     call(m) {
@@ -113,6 +112,7 @@
     stats(m) { S.stats = m; renderStats(); },
     error(m) {
       S.lastError = m;
+      if (m.request === 'set_state') S.notice = m.message;
       H.toast(m.message || 'The server refused that', 'bad');
       if (m.request === 'wrapup') { savingCallId = null; $('#wrapup-error').textContent = m.message; }
       if (m.request === 'answer') answering = false;
@@ -187,6 +187,7 @@
     if (!S.connected) { t[0] = 'Connecting\u2026'; t[1] = ''; }
     H.setText($('#idle-title'), t[0]);
     H.setText($('#idle-text'), t[1]);
+    H.setText($('#idle-note'), S.notice || '');
   }
 
   function renderRinging() {
@@ -199,7 +200,7 @@
     }
     H.setText($('#ring-queue'), o.queue ? '\u00b7 ' + o.queue : '');
     H.setText($('#ring-caller-name'), Pop.displayName(o.pop, S.chosen[o.call_id]));
-    H.setText($('#ring-caller-number'), o.caller || 'Number withheld');
+    Pop.showNumber($('#ring-caller-number'), o.pop, o.caller);
     $('#answer').disabled = answering;
     $('#reject').disabled = answering;
     H.setText($('#answer'), answering ? 'Answering\u2026' : 'Answer ');
@@ -210,7 +211,7 @@
     const c = S.call;
     H.setText($('#call-title'), 'On call' + (c.queue ? ' \u00b7 ' + c.queue : ''));
     H.setText($('#call-caller-name'), Pop.displayName(c.pop, S.chosen[c.call_id]));
-    H.setText($('#call-caller-number'), c.caller || 'Number withheld');
+    Pop.showNumber($('#call-caller-number'), c.pop, c.caller);
     $('#held-flag').hidden = !c.held;
     $('#muted-flag').hidden = !c.muted;
     $('#hold').setAttribute('aria-pressed', String(!!c.held));
@@ -256,10 +257,22 @@
     $('#submit-wrapup').firstChild.textContent = saving ? 'Saving\u2026 ' : 'Save wrap-up ';
   }
 
+  // What the chosen outcome does to a linked or created ticket.
+  const FATE = { resolved: 'resolved', escalated: 'escalated' };
+  const ticketFate = (disposition) => FATE[disposition] || 'open';
+  const FATE_WORDS = {
+    resolved: 'The ticket will be resolved (closed).',
+    escalated: 'The ticket will be escalated to the next tier and stay open.',
+    open: 'The ticket stays open. Choose the outcome \u201cResolved\u201d to close it.',
+  };
+
   function syncTicketMode() {
     const mode = ($('input[name="ticket-mode"]:checked') || {}).value || 'none';
     $('#ticket-link-box').hidden = mode !== 'link';
     $('#ticket-create-box').hidden = mode !== 'create';
+    const fate = $('#ticket-fate');
+    fate.hidden = mode === 'none';
+    H.setText(fate, FATE_WORDS[ticketFate($('#disposition').value)]);
   }
 
   // ---- screen-pop (right column) ----
@@ -306,9 +319,12 @@
   function tick() {
     const now = Date.now();
     H.setText($('#state-timer'), H.dur((now - S.since_ms) / 1000));
+    const waited = waitedSecs(now);
+    const chip = $('#pop [data-testid="pop-wait"]');
+    if (chip && waited !== null) H.setText(chip, H.dur(waited));
     if (S.offer) {
       const el2 = (now - S.offer._rx) / 1000;
-      H.setText($('#ring-wait'), 'Waited ' + H.dur((S.offer.wait_secs || 0) + el2));
+      H.setText($('#ring-wait'), 'Waited ' + H.dur(waited));
       H.setText($('#ring-count'), S.offer.ring_secs ? 'Rings ' + H.dur(Math.max(0, S.offer.ring_secs - el2)) + ' more' : '');
       document.title = 'Ringing: ' + Pop.displayName(S.offer.pop, S.chosen[S.offer.call_id]) + ' \u00b7 helpline';
     } else {
@@ -319,10 +335,19 @@
       const t = $('#wrapup-timer');
       if (S.wrapup.until_ms) {
         const left = (S.wrapup.until_ms - now) / 1000;
-        H.setText(t, 'Ends in ' + H.dur(Math.max(0, left)));
+        const what = S.wrapup.required ? 'Wrap-up time left ' : 'Next call in ';
+        H.setText(t, left > 0 ? what + H.dur(left) : (S.wrapup.required ? 'Wrap-up time is up: save to take calls' : 'Wrap-up time is up'));
         t.classList.toggle('urgent', left < 15);
-      } else H.setText(t, '');
+      } else H.setText(t, S.wrapup.required ? 'Save the wrap-up to take calls' : '');
     }
+  }
+
+  // How long the caller has waited since the call arrived (IVR and queue included): counting
+  // while the call rings, fixed once answered; null when no call is shown.
+  function waitedSecs(now) {
+    if (S.offer) return (S.offer.wait_secs || 0) + (now - S.offer._rx) / 1000;
+    if (S.call && S.call.arrived_ms) return (S.call.answered_ms - S.call.arrived_ms) / 1000;
+    return null;
   }
 
   // ---- actions ----
@@ -370,9 +395,11 @@
       ticket = { create: { subject, category: $('#ticket-category').value.trim() || null, priority: $('#ticket-priority').value } };
     }
     err.textContent = '';
+    // One control: the outcome also says what happens to the ticket (resolved, escalated;
+    // any other outcome leaves it open).
     const msg = {
       type: 'wrapup', call_id: w.call_id, disposition, notes: $('#notes').value, ticket,
-      resolution: $('input[name="resolution"]:checked').value,
+      resolution: ticketFate(disposition),
     };
     const chosen = S.chosen[w.call_id];
     if (chosen) msg.contact_id = chosen.id;
@@ -427,7 +454,7 @@
     $('#call-notes').addEventListener('input', (e) => { if (S.call) setDraft(S.call.call_id, e.target.value); });
     $('#notes').addEventListener('input', (e) => { if (S.wrapup) setDraft(S.wrapup.call_id, e.target.value); });
     $('#wrapup-form').addEventListener('submit', onWrapupSubmit);
-    $('#wrapup-form').addEventListener('change', (e) => { if (e.target.name === 'ticket-mode') syncTicketMode(); });
+    $('#wrapup-form').addEventListener('change', (e) => { if (e.target.name === 'ticket-mode' || e.target.id === 'disposition') syncTicketMode(); });
     $('#wrapup-form').addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $('#wrapup-form').requestSubmit(); }
     });

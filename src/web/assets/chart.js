@@ -2,14 +2,22 @@
 //   Chart.line(container, spec), Chart.bar(container, spec)   grouped bars
 //   Chart.pie(container, spec)
 // spec: {title, labels: [x...], series: [{name, values: [number|null...]}], format: (v) => string,
-//        unit: "secs" (axis steps in whole seconds/minutes/hours) | other}
+//        unit: "secs" (axis steps in whole seconds/minutes/hours) | other, yTitle: "calls"}
 // Each chart is a <figure> with an accessible <svg role="img"> (<title> + <desc>), a <title> on
-// every point, bar and slice (hover text), axes with ticks, and an HTML legend.
+// every point, bar and slice (hover text), axes with ticks and a title, and an HTML legend whose
+// every entry is drawn like its series (colour, dash, marker). Lines that coincide stay visible:
+// each series has its own dash and marker, and later ones are drawn narrower on top. Bars and
+// each line's highest point carry their value, so the chart reads without the table.
 'use strict';
 (function () {
   const NS = 'http://www.w3.org/2000/svg';
   const PALETTE = ['#1f6fd1', '#e8833a', '#2ca58d', '#c0392b', '#8e6bd1', '#b8860b', '#5d6d7e', '#d6589b'];
   const W = 760, HGT = 320;
+  // Per series: a dash pattern, a marker and a stroke width (narrower on top).
+  const DASH = ['', '7 4', '2 3', '10 3 2 3'];
+  const MARK = ['circle', 'square', 'triangle', 'diamond'];
+  const WIDTH = [4, 2.5, 2, 1.6];
+  const styleOf = (i) => ({ color: PALETTE[i % PALETTE.length], dash: DASH[i % DASH.length], mark: MARK[i % MARK.length], width: WIDTH[Math.min(i, WIDTH.length - 1)] });
   let uid = 0;
 
   function s(tag, attrs, ...kids) {
@@ -66,15 +74,33 @@
     return `${kind} chart over ${(spec.labels || []).length} ${kind === 'pie' ? 'slices' : 'points'}. ${parts.join('; ')}.`;
   }
 
-  function legend(fig, items) {
+  function marker(shape, x, y, r, color, extra) {
+    const a = Object.assign({ fill: color, stroke: '#fff', 'stroke-width': 1 }, extra || {});
+    if (shape === 'square') return s('rect', Object.assign({ x: x - r, y: y - r, width: 2 * r, height: 2 * r }, a));
+    if (shape === 'triangle') return s('path', Object.assign({ d: `M ${x} ${y - r * 1.2} L ${x + r * 1.1} ${y + r * 0.8} L ${x - r * 1.1} ${y + r * 0.8} Z` }, a));
+    if (shape === 'diamond') return s('path', Object.assign({ d: `M ${x} ${y - r * 1.3} L ${x + r * 1.3} ${y} L ${x} ${y + r * 1.3} L ${x - r * 1.3} ${y} Z` }, a));
+    return s('circle', Object.assign({ cx: x, cy: y, r }, a));
+  }
+
+  // kind "line": each entry is a short line with the series' dash and marker; else a square.
+  function legend(fig, items, kind) {
     const ul = document.createElement('ul');
     ul.className = 'chart-legend';
+    ul.setAttribute('data-testid', 'chart-legend');
     items.forEach((it, i) => {
       const li = document.createElement('li');
-      const sw = document.createElement('span');
-      sw.className = 'swatch';
-      sw.style.background = PALETTE[i % PALETTE.length];
-      li.appendChild(sw);
+      li.setAttribute('data-series', it);
+      const st = styleOf(i);
+      if (kind === 'line') {
+        li.appendChild(s('svg', { width: 30, height: 12, class: 'swatch-line', 'aria-hidden': 'true' },
+          s('line', { x1: 1, x2: 29, y1: 6, y2: 6, stroke: st.color, 'stroke-width': Math.min(st.width, 3), 'stroke-dasharray': st.dash || null }),
+          marker(st.mark, 15, 6, 3.5, st.color)));
+      } else {
+        const sw = document.createElement('span');
+        sw.className = 'swatch';
+        sw.style.background = st.color;
+        li.appendChild(sw);
+      }
       li.appendChild(document.createTextNode(it));
       ul.appendChild(li);
     });
@@ -86,10 +112,10 @@
     const n = spec.labels.length;
     const maxLen = Math.max(1, ...spec.labels.map((l) => String(l).length));
     const every = Math.max(1, Math.ceil(n / 14));
-    const m = { l: 64, r: 14, t: 14, b: 40 };
+    const m = { l: 70, r: 14, t: 22, b: 40 };
     const slot = (W - m.l - m.r) / Math.ceil(n / every);
     const rotate = maxLen * 7.5 > slot;
-    if (rotate) { m.b = Math.min(120, 26 + maxLen * 4.6); m.l = Math.max(64, maxLen * 6.2 * 0.82 - 20); }
+    if (rotate) { m.b = Math.min(120, 26 + maxLen * 4.6); m.l = Math.max(70, maxLen * 6.2 * 0.82 - 20); }
     const pw = W - m.l - m.r, ph = HGT - m.t - m.b;
     const all = spec.series.flatMap((se) => se.values).filter((v) => v !== null && v !== undefined && isFinite(v));
     const ticks = niceTicks(Math.min(0, ...all), Math.max(0, ...all), spec.unit);
@@ -106,9 +132,15 @@
     spec.labels.forEach((lab, i) => {
       if (i % every) return;
       const tx = x(i), ty = HGT - m.b + 18;
+      // On a line chart the end labels sit at the plot's edges: anchor them inwards.
+      const anchor = band || n < 2 ? 'middle' : i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle';
       g.appendChild(s('text', rotate ? { x: tx, y: ty, 'text-anchor': 'end', transform: `rotate(-35 ${tx} ${ty})`, class: 'tick' }
-        : { x: tx, y: ty, 'text-anchor': 'middle', class: 'tick' }, String(lab)));
+        : { x: tx, y: ty, 'text-anchor': anchor, class: 'tick' }, String(lab)));
     });
+    if (spec.yTitle) {
+      const tx = 12, ty = m.t + ph / 2;
+      g.appendChild(s('text', { x: tx, y: ty, 'text-anchor': 'middle', transform: `rotate(-90 ${tx} ${ty})`, class: 'axis-title' }, spec.yTitle));
+    }
     g.appendChild(s('line', { x1: m.l, x2: m.l, y1: m.t, y2: m.t + ph, class: 'axis' }));
     g.appendChild(s('line', { x1: m.l, x2: W - m.r, y1: m.t + ph, y2: m.t + ph, class: 'axis' }));
     svg.appendChild(g);
@@ -124,15 +156,16 @@
 
   Chart.line = function (container, spec) {
     const { fig, svg } = frame(container, spec, 'line');
-    legend(fig, spec.series.map((se) => se.name));
+    legend(fig, spec.series.map((se) => se.name), 'line');
     if (!hasData(spec)) return empty(svg), fig;
     const ax = axes(svg, spec, false);
+    const peaks = [];
     spec.series.forEach((se, si) => {
-      const color = PALETTE[si % PALETTE.length];
+      const st = styleOf(si);
       const g = s('g', { class: 'series', 'data-series': se.name });
       let seg = [];
       const flush = () => {
-        if (seg.length > 1) g.appendChild(s('polyline', { points: seg.join(' '), fill: 'none', stroke: color, 'stroke-width': 2.5, 'stroke-linejoin': 'round' }));
+        if (seg.length > 1) g.appendChild(s('polyline', { points: seg.join(' '), fill: 'none', stroke: st.color, 'stroke-width': st.width, 'stroke-dasharray': st.dash || null, 'stroke-linejoin': 'round' }));
         seg = [];
       };
       se.values.forEach((v, i) => {
@@ -141,19 +174,34 @@
       });
       flush();
       const dots = spec.labels.length <= 60;
+      let peak = -1;
       se.values.forEach((v, i) => {
         if (v === null || v === undefined) return;
-        g.appendChild(s('circle', { cx: ax.x(i), cy: ax.y(v), r: dots ? 3.5 : 6, fill: dots ? color : 'transparent', stroke: dots ? '#fff' : 'none', 'stroke-width': 1 },
-          title(`${spec.labels[i]} \u00b7 ${se.name}: ${ax.f(v)}`)));
+        if (peak < 0 || v > se.values[peak]) peak = i;
+        const mk = marker(st.mark, ax.x(i), ax.y(v), dots ? 4 : 3, st.color);
+        mk.appendChild(title(`${spec.labels[i]} \u00b7 ${se.name}: ${ax.f(v)}`));
+        g.appendChild(mk);
       });
       svg.appendChild(g);
+      if (peak >= 0) peaks.push({ x: ax.x(peak), y: ax.y(se.values[peak]), text: ax.f(se.values[peak]), color: st.color });
     });
+    // Each line's highest value, written next to it (moved apart where they would overlap).
+    peaks.sort((a, b) => a.y - b.y);
+    let lastY = -Infinity;
+    for (const p of peaks) {
+      const y = Math.max(p.y - 9, lastY + 14);
+      lastY = y;
+      const anchor = p.x > W - 60 ? 'end' : 'start';
+      const label = s('text', { x: p.x + (anchor === 'end' ? -8 : 8), y, 'text-anchor': anchor, class: 'value-label' }, p.text);
+      label.style.fill = p.color; // CSSOM, allowed by the page's CSP; beats the class's colour
+      svg.appendChild(label);
+    }
     return fig;
   };
 
   Chart.bar = function (container, spec) {
     const { fig, svg } = frame(container, spec, 'bar');
-    if (spec.series.length > 1) legend(fig, spec.series.map((se) => se.name));
+    legend(fig, spec.series.map((se) => se.name), 'bar');
     if (!hasData(spec)) return empty(svg), fig;
     const ax = axes(svg, spec, true);
     const n = spec.labels.length, k = spec.series.length;
@@ -167,6 +215,8 @@
         const ya = ax.y(Math.max(v, ax.y0)), yb = ax.y(Math.min(v, ax.y0));
         g.appendChild(s('rect', { x: x0 + 1, y: ya, width: Math.max(1, bw - 2), height: Math.max(0.5, yb - ya), fill: color, rx: 2 },
           title(`${spec.labels[i]} \u00b7 ${se.name}: ${ax.f(v)}`)));
+        // The value on the bar, where there is room for it.
+        if (bw >= 26) g.appendChild(s('text', { x: x0 + bw / 2, y: ya - 5, 'text-anchor': 'middle', class: 'value-label' }, ax.f(v)));
       });
       svg.appendChild(g);
     });

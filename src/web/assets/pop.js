@@ -33,6 +33,35 @@
     return 'Unknown caller';
   };
 
+  // The caller's number as people read it (pop.number, see CONTRACTS.md): the national form
+  // for a number from the line's own country, the international form otherwise, the other
+  // form as a hint; a withheld or invalid caller id is said so, never dressed up as a number.
+  // -> {text, other, flag: null | 'withheld' | 'invalid' | 'not-a-number'}
+  Pop.number = function (pop, fallback) {
+    const n = pop && pop.number;
+    if (!n) return fallback ? { text: fallback, other: '', flag: null } : { text: 'Number withheld', other: '', flag: 'withheld' };
+    if (n.kind === 'withheld') return { text: 'Number withheld', other: '', flag: 'withheld' };
+    if (n.kind === 'not_a_number') return { text: n.raw || 'unknown', other: '', flag: 'not-a-number' };
+    const [text, other] = n.local ? [n.national, n.international] : [n.international, n.national];
+    return { text: text || n.e164 || n.raw, other: other || '', flag: n.valid ? null : 'invalid' };
+  };
+  const FLAG_WORDS = { withheld: null, invalid: 'not a valid number', 'not-a-number': 'not a phone number' };
+
+  // Fill `node` with the caller's number and its flag.
+  Pop.showNumber = function (node, pop, fallback) {
+    const n = Pop.number(pop, fallback);
+    const key = JSON.stringify(n);
+    if (node.dataset.key === key) return;
+    node.dataset.key = key;
+    H.clear(node);
+    H.append(node, [
+      el('span', { 'data-testid': 'number-text', text: n.text }),
+      n.other ? el('span', { class: 'number-other', text: ' \u00b7 ' + n.other }) : null,
+      FLAG_WORDS[n.flag] ? el('span', { class: 'badge number-flag', 'data-testid': 'number-flag', text: FLAG_WORDS[n.flag] }) : null,
+    ]);
+    node.setAttribute('data-flag', n.flag || '');
+  };
+
   function initials(name) {
     return (name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('') || '?';
   }
@@ -54,7 +83,9 @@
     const name = contact ? contact.name : Pop.displayName(pop, null);
     const facts = el('dl', { class: 'facts' });
     const fact = (k, v) => { if (v) H.append(facts, [el('dt', { text: k }), el('dd', {}, v)]); };
-    fact('Calling from', el('span', { class: 'mono', text: pop.caller || 'withheld' }));
+    const from = el('span', { class: 'mono' });
+    Pop.showNumber(from, pop, pop.caller);
+    fact('Calling from', from);
     if (contact) {
       fact('Phones', (contact.phones || []).join(', '));
       fact('Email', contact.email ? el('a', { href: 'mailto:' + contact.email, text: contact.email }) : null);
@@ -130,7 +161,7 @@
     const rows = sorted.map((t) => {
       const overdue = t.sla_due_ms && t.sla_due_ms < now && LIVE[t.status];
       return el('tr', { class: 'ticket-row' + (overdue ? ' overdue' : ''), 'data-testid': 'ticket-row', 'data-ticket': t.number },
-        el('td', { class: 'mono', text: t.number }),
+        el('td', { class: 'mono ticket-no', text: t.number }),
         el('td', {}, el('div', { class: 'ticket-subject', text: t.subject }),
           t.category ? el('div', { class: 'small muted', text: t.category }) : null),
         el('td', {}, el('span', { class: 'badge s-' + t.status, text: t.status })),
@@ -150,35 +181,41 @@
     const rows = list.map((i) => el('tr', { 'data-testid': 'interaction-row' },
       el('td', { class: 'num', text: H.dateTime(i.at_ms) }),
       el('td', { text: i.queue || '\u2014' }),
-      el('td', { text: i.agent || '\u2014' }),
-      el('td', {}, i.abandoned ? el('span', { class: 'badge p-high', text: 'abandoned' }) : (i.disposition || '\u2014')),
+      el('td', { 'data-testid': 'interaction-agent', text: i.agent_name || i.agent || '\u2014' }),
+      el('td', { 'data-testid': 'interaction-outcome' }, i.abandoned ? el('span', { class: 'badge p-high', text: 'abandoned' })
+        : (i.disposition_label || i.disposition || '\u2014')),
       el('td', { class: 'num', text: H.dur(i.wait_secs) }),
       el('td', { class: 'num', text: i.abandoned ? '\u2014' : H.dur(i.talk_secs) }),
-      el('td', { class: 'mono', text: i.ticket_number || '' })));
+      el('td', { class: 'mono ticket-no', text: i.ticket_number || '' })));
     const table = el('table', {},
       el('thead', {}, el('tr', {}, ['When', 'Queue', 'Agent', 'Outcome', 'Wait', 'Talk', 'Ticket'].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 7, class: 'empty-row', text: 'No earlier contact' }))));
     return card('Last interactions', table, 'wide', 'interactions');
   }
 
+  // "account_number" -> "Account number"
+  const words = (k) => { const t = String(k).replace(/_/g, ' '); return t.charAt(0).toUpperCase() + t.slice(1); };
+  const LANGUAGES = { en: 'English', es: 'Spanish', fr: 'French', de: 'German', it: 'Italian', nl: 'Dutch', pt: 'Portuguese', ja: 'Japanese' };
+
+  // The caller's journey in words: the dialplan's descriptions of the nodes they passed
+  // (ivr.steps), then what they typed or the dialplan set; the menu choice is in the journey.
   function ivrCard(ivr) {
     ivr = ivr || {};
-    const path = ivr.path || [];
+    const steps = ivr.steps || [];
     const kids = [];
-    if (path.length) {
-      const p = el('div', { class: 'ivr-path', 'data-testid': 'ivr-path' });
-      path.forEach((n, i) => {
-        if (i) p.appendChild(el('span', { class: 'ivr-sep', 'aria-hidden': 'true', text: '\u203a' }));
-        p.appendChild(el('span', { class: 'ivr-node', text: typeof n === 'string' ? n : (n.name || n.node || JSON.stringify(n)) }));
-      });
-      kids.push(p);
+    if (steps.length) {
+      kids.push(el('ol', { class: 'ivr-journey', 'data-testid': 'ivr-path' }, steps.map((t) => el('li', { text: t }))));
+    } else if ((ivr.path || []).length) {
+      kids.push(el('p', { class: 'muted', text: 'Passed through the IVR (the dialplan describes none of its steps)' }));
     } else kids.push(el('p', { class: 'muted', text: 'Did not pass through the IVR' }));
     const facts = el('dl', { class: 'facts', 'data-testid': 'ivr-digits' });
-    for (const [k, v] of Object.entries(ivr.digits || {})) H.append(facts, [el('dt', { text: k }), el('dd', { class: 'mono', text: v })]);
-    if (ivr.choice) H.append(facts, [el('dt', { text: 'Choice' }), el('dd', { text: ivr.choice })]);
-    if (ivr.language) H.append(facts, [el('dt', { text: 'Language' }), el('dd', { text: ivr.language })]);
+    for (const [k, v] of Object.entries(ivr.digits || {})) {
+      if (k === 'ivr_choice') continue; // the sample dialplan's menu choice: already in the journey
+      H.append(facts, [el('dt', { text: words(k) }), el('dd', { class: 'mono', text: v })]);
+    }
+    if (ivr.language) H.append(facts, [el('dt', { text: 'Language' }), el('dd', { text: LANGUAGES[ivr.language] || ivr.language })]);
     if (facts.childNodes.length) kids.push(facts);
-    return card('IVR', kids, '', 'ivr');
+    return card('IVR journey', kids, '', 'ivr');
   }
 
   function articlesCard(articles) {

@@ -1,7 +1,9 @@
 // helpline reports: a period form, GET /api/reports/<name>?from&to&interval, a table and SVG charts
 // (chart.js). Report JSON: {columns:[name...], rows:[[...]...], chart:{kind, x, series:[name...]}|null}
 // (see "Report JSON" in CONTRACTS.md). Column names ending in _secs are seconds, in _ratio
-// fractions 0..1. The page state lives in the URL (?report=&from=&to=&interval=).
+// fractions 0..1. The page state lives in the URL (?report=&from=&to=&interval=). With no
+// interval the server reads the range in its own (hours for a day, days for a month). Runs of
+// empty intervals are folded into one row (and one chart point) so the calls stand out.
 'use strict';
 (function () {
   const { el, $ } = H;
@@ -39,6 +41,12 @@
     return (v) => (v === null || v === undefined ? '\u2014' : Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 }));
   }
 
+  function axisTitle(cols) {
+    if (cols.every(isSecs)) return 'time (m:ss)';
+    if (cols.every(isRatio)) return 'per cent';
+    return 'calls';
+  }
+
   const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
   function setRange(daysBack) {
     const to = new Date();
@@ -47,11 +55,42 @@
     if (daysBack > 1) from.setDate(from.getDate() - (daysBack - 1));
     $('#from').value = iso(from);
     $('#to').value = iso(to);
-    $('#interval').value = daysBack > 1 ? 'day' : 'hour';
+    $('#interval').value = ''; // by range: the server picks hours for a day, days for a month
   }
 
   function query() {
-    return new URLSearchParams({ from: $('#from').value, to: $('#to').value, interval: $('#interval').value }).toString();
+    const q = { from: $('#from').value, to: $('#to').value };
+    if ($('#interval').value) q.interval = $('#interval').value;
+    return new URLSearchParams(q).toString();
+  }
+
+  // In reports by interval, runs of two or more empty intervals (every number 0 or missing)
+  // become one row labelled "first \u2013 last" with .folded = how many; the table and the charts
+  // show the result. Other reports (by queue, agent...) are shown as they are.
+  function fold(data) {
+    const cols = data.columns || [];
+    const xi = Math.max(0, cols.indexOf(data.chart ? data.chart.x : cols[0]));
+    const rows = data.rows || [];
+    if (cols[xi] !== 'interval') return Object.assign({}, data, { xi });
+    const numeric = cols.map((_, i) => i !== xi && rows.some((r) => typeof r[i] === 'number'));
+    const empty = (r) => numeric.every((isNum, i) => !isNum || r[i] === 0 || r[i] === null || r[i] === undefined);
+    const out = [];
+    for (let i = 0; i < rows.length;) {
+      let j = i;
+      while (j < rows.length && empty(rows[j])) j++;
+      if (j - i >= 2) {
+        // 0 where every folded row said 0 (no calls), so lines come down to it; else missing.
+        const row = cols.map((_, c) => (numeric[c] && rows.slice(i, j).every((r) => r[c] === 0) ? 0 : null));
+        row[xi] = `${rows[i][xi]} \u2013 ${rows[j - 1][xi]}`;
+        row.folded = j - i;
+        out.push(row);
+        i = j;
+      } else {
+        out.push(rows[i]);
+        i++;
+      }
+    }
+    return Object.assign({}, data, { rows: out, xi });
   }
 
   function buildNav() {
@@ -95,8 +134,9 @@
     if (mine !== seq) return; // a newer request is on its way
     out.classList.remove('loading'); out.removeAttribute('aria-busy');
     out.dataset.report = name;
-    renderTable(data);
-    renderCharts(data, title, extraKinds);
+    const shown = fold(data);
+    renderTable(shown);
+    renderCharts(shown, title, extraKinds);
     out.dataset.ready = String(mine);
   }
 
@@ -107,7 +147,15 @@
     const t = H.clear($('#report-table'));
     t.appendChild(el('thead', {}, el('tr', {}, cols.map((c, i) => el('th', { scope: 'col', class: numeric[i] ? 'num' : null, text: label(c), title: c })))));
     const body = el('tbody', {});
-    for (const r of rows) body.appendChild(el('tr', { 'data-testid': 'report-row' }, cols.map((c, i) => el('td', { class: numeric[i] ? 'num' : null, text: fmtCell(c, r[i]) }))));
+    for (const r of rows) {
+      if (r.folded) {
+        body.appendChild(el('tr', { class: 'folded', 'data-testid': 'report-folded' },
+          el('td', { text: r[data.xi] }),
+          el('td', { colspan: Math.max(1, cols.length - 1), class: 'muted', text: `no calls (${r.folded} intervals folded)` })));
+        continue;
+      }
+      body.appendChild(el('tr', { 'data-testid': 'report-row' }, cols.map((c, i) => el('td', { class: numeric[i] ? 'num' : null, text: fmtCell(c, r[i]) }))));
+    }
     if (!rows.length) body.appendChild(el('tr', {}, el('td', { colspan: Math.max(1, cols.length), class: 'muted', text: 'No data for this period' })));
     t.appendChild(body);
   }
@@ -123,7 +171,11 @@
     // "2025-01-06 09:00" ... on one day: label by time and put the day in the title.
     const first = labels.length && labels[0].includes(' ') ? labels[0].split(' ')[0] + ' ' : null;
     let day = '';
-    if (first && labels.every((l) => l.startsWith(first))) { labels = labels.map((l) => l.slice(first.length)); day = ` (${first.trim()})`; }
+    if (first && labels.every((l) => l.startsWith(first))) {
+      labels = labels.map((l) => l.split(first).join(''));
+      day = ` (${first.trim()})`;
+    }
+    labels = labels.map((l, i) => (rows[i].folded ? l + ' (none)' : l));
     const series = spec.series.map((name) => {
       const i = cols.indexOf(name);
       return { name: label(name), values: rows.map((r) => (i >= 0 && typeof r[i] === 'number' ? r[i] : null)) };
@@ -132,7 +184,7 @@
     const names = { line: 'trend', bar: 'comparison', pie: 'share' };
     for (const kind of kinds) {
       Chart[kind](box, { title: `${title}: ${names[kind]}${day}`, labels, series, format: axisFormat(spec.series),
-        unit: spec.series.every(isSecs) ? 'secs' : null });
+        unit: spec.series.every(isSecs) ? 'secs' : null, yTitle: axisTitle(spec.series) });
     }
   }
 
@@ -145,6 +197,8 @@
     if (p.get('to')) $('#to').value = p.get('to');
     if (p.get('interval')) $('#interval').value = p.get('interval');
     $('#report-form').addEventListener('submit', (e) => { e.preventDefault(); run(); });
+    // A new range is read in its own interval until one is chosen again.
+    for (const id of ['#from', '#to']) $(id).addEventListener('change', () => { $('#interval').value = ''; });
     for (const b of H.$$('[data-range]')) b.addEventListener('click', () => { setRange(Number(b.dataset.range)); run(); });
     $('#logout').addEventListener('click', H.logout);
     H.requireLogin().then((me) => { $('#who').textContent = me.display_name || me.username; run(); });
